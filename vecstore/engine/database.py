@@ -1,0 +1,161 @@
+"""A database: one directory, one LMDB environment, many collections."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+from ..config import CollectionConfig, check_name
+from ..errors import CollectionExistsError, CollectionNotFoundError
+from .collection import SUB_DBS, Collection, sub_db_name
+from .storage import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Storage
+
+log = logging.getLogger("vecstore")
+_CATALOG = "vecstore.catalog"  # collection name -> {"cid": int, "config": {...}}
+_NEXT_CID = b"next_cid"
+
+
+class Database:
+    """Opened by `vecstore.open(path)`. Thread-safe; use one per directory per process."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        sync: bool = True,
+        map_size: int = DEFAULT_MAP_SIZE,
+        max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+    ) -> None:
+        self.path = os.fspath(path)
+        self._storage = Storage(self.path, sync=sync, map_size=map_size, max_map_size=max_map_size)
+        self._lock = threading.Lock()  # guards the dict below, not storage
+        self._collections: dict[str, Collection] = {}
+        try:
+            self._open_collections()
+        except BaseException:
+            self._storage.close()
+            raise
+
+    def _log(self, message: str) -> None:
+        log.warning(message)
+
+    # -- catalog ----------------------------------------------------------------
+    def _open_collections(self) -> None:
+        def load(txn):
+            catalog = self._storage.open_db(_CATALOG, txn, create=True)
+            out = []
+            for value in txn.cursor(db=catalog).iternext(keys=False, values=True):
+                entry = json.loads(value)
+                cid = entry["cid"]
+                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=False) for sub in SUB_DBS}
+                out.append((entry, dbs))
+            return catalog, out
+
+        catalog, entries = self._storage.write(load)
+        self._storage.remember_db(_CATALOG, catalog)
+        for entry, dbs in entries:
+            for sub, handle in dbs.items():
+                self._storage.remember_db(sub_db_name(entry["cid"], sub), handle)
+            col = Collection(self, entry["cid"], CollectionConfig.from_dict(entry["config"]), dbs)
+            col._load()
+            self._collections[col.name] = col
+
+    def create_collection(
+        self,
+        name: str,
+        *,
+        dim: int,
+        metric: str = "cosine",
+        quantization: Any = "binary",
+        vector_dtype: str = "float32",
+    ) -> Collection:
+        """Create a collection. quantization: a kind name ("none", "binary") or a
+        config object such as `BinaryQuantization(oversampling=8)`."""
+        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype)
+        with self._storage.write_lock:
+            self._storage._check_open()
+            if name in self._collections:
+                raise CollectionExistsError(f"collection '{name}' already exists")
+
+            def create(txn):
+                catalog = self._storage.open_db(_CATALOG, txn, create=True)
+                raw = txn.get(_NEXT_CID, db=self._storage.main_db)
+                cid = int(raw) if raw is not None else 1
+                txn.put(_NEXT_CID, str(cid + 1).encode(), db=self._storage.main_db)
+                txn.put(name.encode(), json.dumps({"cid": cid, "config": config.to_dict()}).encode(), db=catalog)
+                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=True) for sub in SUB_DBS}
+                return cid, dbs
+
+            cid, dbs = self._storage.write(create)
+            for sub, handle in dbs.items():
+                self._storage.remember_db(sub_db_name(cid, sub), handle)
+            col = Collection(self, cid, config, dbs)
+            with self._lock:
+                self._collections[name] = col
+            return col
+
+    def get_collection(self, name: str) -> Collection:
+        self._storage._check_open()
+        check_name(name)
+        with self._lock:
+            col = self._collections.get(name)
+        if col is None:
+            raise CollectionNotFoundError(f"collection '{name}' does not exist")
+        return col
+
+    def list_collections(self) -> list[str]:
+        self._storage._check_open()
+        with self._lock:
+            return sorted(self._collections)
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its points."""
+        col = self.get_collection(name)
+        with self._storage.write_lock:
+            if col._dropped:
+                raise CollectionNotFoundError(f"collection '{name}' does not exist")
+
+            def drop(txn):
+                for sub in SUB_DBS:
+                    txn.drop(col._dbs[sub], delete=True)
+                catalog = self._storage.open_db(_CATALOG, txn, create=True)
+                txn.delete(name.encode(), db=catalog)
+
+            # searches in flight read only RAM and their own read txn; the
+            # handles die with the commit, so mark the collection first
+            col._dropped = True
+            try:
+                self._storage.write(drop)
+            except BaseException:
+                col._dropped = False
+                raise
+            for sub in SUB_DBS:
+                self._storage.forget_db(sub_db_name(col.cid, sub))
+            with self._lock:
+                del self._collections[name]
+
+    # -- lifecycle ----------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._storage.closed
+
+    def close(self) -> None:
+        """Wait for running operations, then close. Idempotent."""
+        self._storage.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self.path!r}, collections={len(self._collections)})"
+
+
+def open(path: str | os.PathLike, **options: Any) -> Database:  # noqa: A001 - the public name
+    """Open (creating if missing) the database in directory `path`."""
+    return Database(path, **options)
+

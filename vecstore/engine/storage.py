@@ -1,0 +1,203 @@
+"""The LMDB environment of one database directory.
+
+Rules this module enforces (py-lmdb's own):
+- never `writemap` (a full disk would then kill the process with SIGBUS);
+- `readahead=False`, since reranking reads are random;
+- one write transaction at a time (the write lock), committed synchronously
+  unless the database was opened with `sync=False`;
+- the map grows under an exclusive lock, when no transaction of this process
+  is open (py-lmdb requires it), up to `max_map_size`;
+- a lock file stops a second handle, in this or another process, opening the
+  same directory.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
+import lmdb
+
+from ..errors import (
+    DatabaseClosedError,
+    DatabaseLockedError,
+    FormatVersionError,
+    StorageFullError,
+)
+from .rwlock import RWLock
+
+FORMAT_VERSION = 1
+DEFAULT_MAP_SIZE = 1 << 30  # 1 GiB to start; sparse on disk, grows on demand
+DEFAULT_MAX_MAP_SIZE = 1 << 40  # 1 TiB ceiling; lower it to cap disk use
+MAX_DBS = 2048  # named sub-databases: 5 per collection
+_LOCK_NAME = "vecstore.lock"
+_T = TypeVar("_T")
+
+
+class Storage:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        sync: bool = True,
+        map_size: int = DEFAULT_MAP_SIZE,
+        max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+    ) -> None:
+        self.path = os.fspath(path)
+        os.makedirs(self.path, exist_ok=True)
+        self.sync = sync
+        self.max_map_size = max(max_map_size, map_size)
+        self._lock_fd = _acquire_dir_lock(self.path)
+        try:
+            self.env = lmdb.open(
+                self.path,
+                map_size=map_size,
+                max_dbs=MAX_DBS,
+                subdir=True,
+                readahead=False,
+                writemap=False,
+                sync=sync,
+                metasync=sync,
+                max_readers=1024,
+                lock=True,
+            )
+        except Exception:
+            os.close(self._lock_fd)
+            raise
+        # An existing file may already be larger than the map we asked for.
+        self.map_size = max(map_size, self.env.info()["map_size"])
+        self._txn_lock = RWLock()  # shared: any transaction; exclusive: resize, close
+        self.write_lock = threading.RLock()  # one writer at a time
+        self._dbs: dict[str, Any] = {}
+        self._closed = False
+        self._main = self.env.open_db(b"vecstore.meta")
+        self._check_format()
+
+    # -- format ---------------------------------------------------------------
+    def _check_format(self) -> None:
+        def check(txn: lmdb.Transaction) -> None:
+            raw = txn.get(b"format_version", db=self._main)
+            if raw is None:
+                txn.put(b"format_version", str(FORMAT_VERSION).encode(), db=self._main)
+            elif int(raw) != FORMAT_VERSION:
+                raise FormatVersionError(
+                    f"database at {self.path} has format version {int(raw)}, "
+                    f"this vecstore reads version {FORMAT_VERSION}"
+                )
+
+        self.write(check)
+
+    @property
+    def main_db(self) -> Any:
+        return self._main
+
+    # -- transactions ---------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[lmdb.Transaction]:
+        """A read transaction, released (with its reader slot) on exit."""
+        with self._txn_lock.shared():
+            self._check_open()
+            txn = self.env.begin(write=False, buffers=False)
+            try:
+                yield txn
+            finally:
+                txn.abort()
+
+    def write(self, fn: Callable[[lmdb.Transaction], _T]) -> _T:
+        """Run fn in one write transaction and commit it durably.
+
+        fn must not change state outside the transaction: when the map is full
+        it is aborted and run again on a larger map.
+        """
+        with self.write_lock:
+            while True:
+                with self._txn_lock.shared():
+                    self._check_open()
+                    txn = self.env.begin(write=True)
+                    try:
+                        result = fn(txn)
+                        txn.commit()
+                        return result
+                    except lmdb.MapFullError:
+                        txn.abort()
+                    except lmdb.Error as exc:
+                        txn.abort()
+                        if _is_disk_full(exc):
+                            raise StorageFullError(
+                                f"disk full while writing to {self.path}: {exc}"
+                            ) from None
+                        raise
+                    except BaseException:
+                        txn.abort()
+                        raise
+                self._grow()
+
+    def _grow(self) -> None:
+        with self._txn_lock.exclusive():
+            if self.map_size >= self.max_map_size:
+                raise StorageFullError(
+                    f"database at {self.path} reached its size limit of {self.max_map_size} bytes "
+                    "(max_map_size); delete points or reopen with a larger limit"
+                )
+            new_size = min(self.map_size * 2, self.max_map_size)
+            self.env.set_mapsize(new_size)
+            self.map_size = new_size
+
+    # -- named sub-databases ----------------------------------------------------
+    def open_db(self, name: str, txn: lmdb.Transaction, *, create: bool) -> Any:
+        """Open (or create, inside write txn) a named sub-database.
+
+        The handle is cached by `remember_db` only after the txn commits: a
+        handle opened in an aborted transaction is invalid.
+        """
+        handle = self._dbs.get(name)
+        if handle is not None:
+            return handle
+        return self.env.open_db(name.encode(), txn=txn, create=create)
+
+    def remember_db(self, name: str, handle: Any) -> None:
+        self._dbs[name] = handle
+
+    def forget_db(self, name: str) -> None:
+        self._dbs.pop(name, None)
+
+    def disk_bytes(self) -> int:
+        return os.path.getsize(os.path.join(self.path, "data.mdb"))
+
+    # -- lifecycle ----------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosedError(f"database at {self.path} is closed")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Wait for open transactions, then close the environment and the lock."""
+        with self.write_lock, self._txn_lock.exclusive():
+            if self._closed:
+                return
+            self._closed = True
+            self.env.close()
+            os.close(self._lock_fd)
+
+
+def _acquire_dir_lock(path: str) -> int:
+    fd = os.open(os.path.join(path, _LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DatabaseLockedError(
+            f"database at {path} is already open in another process or handle; "
+            "close it first (or talk to it through `vecstore serve`)"
+        ) from None
+    return fd
+
+
+def _is_disk_full(exc: lmdb.Error) -> bool:
+    return "No space left" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC

@@ -1,0 +1,140 @@
+"""Input checks for the public API. Every rejection names what was wrong and
+what was expected, and happens before anything is written."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import (
+    DimensionMismatchError,
+    EmptyBatchError,
+    InvalidIdError,
+    InvalidPayloadError,
+    InvalidQueryError,
+    InvalidVectorError,
+    LengthMismatchError,
+)
+
+MAX_K = 10_000
+MAX_PAYLOAD_BYTES = 1 << 20
+
+
+def check_ids(ids: Any, *, allow_empty: bool = False) -> np.ndarray:
+    """int64 (n,) array of non-negative ids."""
+    try:
+        arr = np.asarray(ids)
+    except Exception as exc:  # ragged or otherwise unconvertible input
+        raise InvalidIdError(f"ids must be a 1-d sequence of integers: {exc}") from None
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise InvalidIdError(f"ids must be 1-d, got shape {arr.shape}")
+    if arr.size == 0:
+        if allow_empty:
+            return np.zeros(0, dtype=np.int64)
+        raise EmptyBatchError("ids is empty: expected at least one id")
+    if arr.dtype == object:
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr):
+            raise InvalidIdError("ids must be integers")
+        if any(not 0 <= int(v) < 2**63 for v in arr):
+            raise InvalidIdError("ids must be in [0, 2**63 - 1]")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind == "u":
+        if arr.max() >= 2**63:
+            raise InvalidIdError(f"id {int(arr.max())} is out of range: expected [0, 2**63 - 1]")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind != "i":
+        raise InvalidIdError(f"ids must be integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if (arr < 0).any():
+        raise InvalidIdError(f"negative id {int(arr[arr < 0][0])}: ids must be >= 0")
+    return np.ascontiguousarray(arr)
+
+
+def check_unique(ids: np.ndarray) -> None:
+    uniq, counts = np.unique(ids, return_counts=True)
+    if len(uniq) != len(ids):
+        raise InvalidIdError(f"duplicate id {int(uniq[counts > 1][0])} in one batch: ids must be unique")
+
+
+def check_vectors(vectors: Any, dim: int, *, what: str = "vector", collection: str = "") -> np.ndarray:
+    """float32 C-contiguous (n, dim), finite. A single (dim,) vector becomes (1, dim)."""
+    try:
+        arr = np.asarray(vectors)
+    except Exception as exc:
+        raise InvalidVectorError(f"{what}s must be a numeric (n, {dim}) array: {exc}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise InvalidVectorError(f"{what}s must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2:
+        raise InvalidVectorError(f"{what}s must be 2-d (n, {dim}), got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise EmptyBatchError(f"no {what}s given: expected at least one")
+    if arr.shape[1] != dim:
+        where = f"collection '{collection}' expects" if collection else "expected"
+        raise DimensionMismatchError(f"{what} dim {arr.shape[1]}, {where} {dim}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    finite = np.isfinite(out).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        if np.isfinite(np.asarray(arr[row], dtype=np.float64)).all():
+            raise InvalidVectorError(f"{what} {row} overflows float32 (values must fit in +-3.4e38)")
+        raise InvalidVectorError(f"{what} {row} contains NaN or Inf: values must be finite")
+    return out
+
+
+def check_lengths(n_ids: int, n_vectors: int) -> None:
+    if n_ids != n_vectors:
+        raise LengthMismatchError(f"{n_ids} ids but {n_vectors} vectors: expected one vector per id")
+
+
+def check_payloads(payloads: Sequence[Any] | None, n: int) -> list[bytes | None] | None:
+    """JSON-encode payloads (dicts or None); None for the whole batch means no payloads."""
+    if payloads is None:
+        return None
+    if isinstance(payloads, (str, bytes, dict)) or not hasattr(payloads, "__len__"):
+        raise InvalidPayloadError("payloads must be a list of dicts (or None), one per id")
+    if len(payloads) != n:
+        raise LengthMismatchError(f"{n} ids but {len(payloads)} payloads: expected one payload per id")
+    out: list[bytes | None] = []
+    for i, p in enumerate(payloads):
+        if p is None:
+            out.append(None)
+            continue
+        if not isinstance(p, dict):
+            raise InvalidPayloadError(f"payload {i} must be a dict or None, got {type(p).__name__}")
+        try:
+            raw = json.dumps(p, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidPayloadError(f"payload {i} is not JSON-serializable: {exc}") from None
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            raise InvalidPayloadError(f"payload {i} is {len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+        out.append(raw)
+    return out
+
+
+def check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InvalidQueryError(f"k must be a positive integer, got {k!r}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidQueryError(f"k must be in [1, {MAX_K}], got {int(k)}")
+    return int(k)
+
+
+def check_oversampling_arg(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
+        raise InvalidQueryError(f"oversampling must be a finite number >= 1, got {value!r}")
+    return float(value)
+
+
+def check_rescore_arg(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidQueryError(f"rescore must be True, False or None, got {value!r}")

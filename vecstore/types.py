@@ -1,0 +1,56 @@
+"""Result types shared by the embedded engine and the gRPC client."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import CollectionConfig
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """ids (nq, k) int64 and scores (nq, k) float32, best first.
+
+    Rows with fewer than k hits are padded with id -1 and score NaN.
+    Scores are similarities for cosine and dot (higher is better) and
+    Euclidean distances for l2 (lower is better). With rescore=False they are
+    code-space estimates, documented as approximate.
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Points:
+    """What `get` returns: the points found, in request order.
+
+    Missing ids are left out; compare `ids` with what you asked for.
+    vectors are the stored float32 rows, byte-exact.
+    """
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    payloads: list[dict[str, Any] | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    config: CollectionConfig
+    count: int
+    trained: bool
+    ram_bytes: int
+    disk_bytes: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
