@@ -1,0 +1,90 @@
+"""Plain-numpy references of the kernels in ``native.sparse`` and ``native.ivf``.
+
+Written for obviousness (dense score vectors, explicit sorts); they define the
+conventions the kernels must match exactly: result order, ties, padding, and
+the in-place layout after pool upkeep.
+"""
+import numpy as np
+
+__all__ = [
+    "overlap_topk_ref",
+    "top_active_ref",
+    "postings_append_ref",
+    "postings_remove_ref",
+    "copy_regions_ref",
+    "gather_lists_ref",
+]
+
+
+def overlap_topk_ref(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices, q_weights, eligible, k):
+    """Dense float64 scores of every slot, then the k best eligible by (score desc, slot asc)."""
+    eligible = np.asarray(eligible).astype(bool)
+    n = len(eligible)
+    nq = len(q_indptr) - 1
+    out_s = np.full((nq, k), -1, np.int64)
+    out_v = np.full((nq, k), -np.inf, np.float32)
+    for q in range(nq):
+        scores = np.zeros(n, np.float64)
+        for t in range(q_indptr[q], q_indptr[q + 1]):
+            d = q_indices[t]
+            wq = np.float64(q_weights[t]) if len(q_weights) else 1.0
+            lo, hi = starts[d], starts[d] + lengths[d]
+            region = np.asarray(pool_slots[lo:hi], np.int64)
+            w = np.asarray(pool_weights[lo:hi], np.float64) if len(pool_weights) else np.ones(hi - lo)
+            # np.add.at adds in index order: the same order of additions as the kernel
+            np.add.at(scores, region, np.where(eligible[region], wq * w, 0.0))
+        rows = np.flatnonzero(eligible)
+        order = np.lexsort((rows, -scores[rows]))[:k]
+        out_s[q, : len(order)] = rows[order]
+        out_v[q, : len(order)] = scores[rows[order]]
+    return out_s, out_v
+
+
+def top_active_ref(x, a):
+    """Sort each row by (value desc, index asc), keep the first a indices, sorted ascending."""
+    x = np.asarray(x, np.float64)
+    cols = np.arange(x.shape[1])
+    out = np.empty((len(x), a), np.int64)
+    for i, row in enumerate(x):
+        out[i] = np.sort(np.lexsort((cols, -row))[:a])
+    return out
+
+
+def postings_append_ref(pool_slots, pool_weights, starts, lengths, keys, slots, weights):
+    for i in range(len(keys)):
+        d = keys[i]
+        pos = starts[d] + lengths[d]
+        pool_slots[pos] = slots[i]
+        if len(pool_weights):
+            pool_weights[pos] = weights[i]
+        lengths[d] += 1
+
+
+def postings_remove_ref(pool_slots, pool_weights, starts, lengths, keys, slots):
+    missing = 0
+    for i in range(len(keys)):
+        d = keys[i]
+        lo, n = starts[d], lengths[d]
+        hits = np.flatnonzero(pool_slots[lo : lo + n] == slots[i])
+        if not len(hits):
+            missing += 1
+            continue
+        pos, last = lo + hits[0], lo + n - 1
+        pool_slots[pos] = pool_slots[last]
+        if len(pool_weights):
+            pool_weights[pos] = pool_weights[last]
+        lengths[d] = n - 1
+    return missing
+
+
+def copy_regions_ref(src_slots, src_weights, dst_slots, dst_weights, src_starts, lengths, dst_starts):
+    for a, n, b in zip(src_starts, lengths, dst_starts):
+        dst_slots[b : b + n] = src_slots[a : a + n].copy()
+        if len(dst_weights):
+            dst_weights[b : b + n] = src_weights[a : a + n].copy()
+
+
+def gather_lists_ref(pool_slots, starts, lengths, lists, codes):
+    parts = [np.asarray(pool_slots[starts[l] : starts[l] + lengths[l]], np.int64) for l in lists]
+    slots = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return slots, np.asarray(codes)[slots]

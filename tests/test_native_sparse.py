@@ -1,0 +1,169 @@
+"""The inverted-index and IVF kernels agree with their plain-numpy references."""
+import numpy as np
+import pytest
+
+from native.ivf import gather_lists
+from native.reference_sparse import (
+    copy_regions_ref,
+    gather_lists_ref,
+    overlap_topk_ref,
+    postings_append_ref,
+    postings_remove_ref,
+    top_active_ref,
+)
+from native.sparse import copy_regions, overlap_topk, postings_append, postings_remove, top_active
+
+
+def random_pool(rng, n_keys, n_slots, per_key_max, weighted, slack=3):
+    """A pool with gaps between regions, each region holding distinct slots."""
+    lengths = rng.integers(0, per_key_max + 1, n_keys).astype(np.int64)
+    lengths = np.minimum(lengths, n_slots)
+    caps = lengths + slack
+    starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
+    pool = np.full(int(caps.sum()), -7, np.int32)  # garbage outside the regions
+    weights = np.full(len(pool), np.nan, np.float32) if weighted else np.zeros(0, np.float32)
+    for d in range(n_keys):
+        pool[starts[d] : starts[d] + lengths[d]] = rng.choice(n_slots, lengths[d], replace=False)
+        if weighted:
+            weights[starts[d] : starts[d] + lengths[d]] = rng.uniform(0.1, 3, lengths[d])
+    return pool, weights, starts, lengths
+
+
+def random_queries(rng, nq, n_keys, max_nnz, weighted, empty_first=True):
+    sizes = rng.integers(0, max_nnz + 1, nq)
+    if empty_first:
+        sizes[0] = 0  # a query with no active key: all zero scores, slot order
+    idx = [rng.choice(n_keys, min(s, n_keys), replace=False) for s in sizes]
+    indptr = np.concatenate([[0], np.cumsum([len(i) for i in idx])]).astype(np.int64)
+    indices = np.concatenate(idx).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+    weights = rng.uniform(0.1, 2, len(indices)).astype(np.float32) if weighted else np.zeros(0, np.float32)
+    return indptr, indices, weights
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_overlap_topk_matches_reference(seed, weighted):
+    rng = np.random.default_rng(seed)
+    n_keys, n_slots = int(rng.integers(1, 60)), int(rng.integers(1, 300))
+    pool, pw, starts, lengths = random_pool(rng, n_keys, n_slots, 40, weighted)
+    indptr, qi, qw = random_queries(rng, 7, n_keys, 12, weighted)
+    eligible = (rng.random(n_slots) < 0.8).astype(np.uint8)
+    for k in (1, 5, n_slots + 3):
+        got = overlap_topk(pool, pw, starts, lengths, indptr, qi, qw, eligible, k)
+        want = overlap_topk_ref(pool, pw, starts, lengths, indptr, qi, qw, eligible, k)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])  # same additions in the same order
+        assert (got[0][got[0] >= 0] < n_slots).all()
+        assert eligible[got[0][got[0] >= 0]].all()
+
+
+def test_overlap_topk_ties_edges_and_read_only_inputs():
+    # every slot in every posting: all scores tie, so slot order decides
+    n = 10
+    pool = np.tile(np.arange(n, dtype=np.int32)[::-1], 3)
+    starts = np.array([0, n, 2 * n], np.int64)
+    lengths = np.full(3, n, np.int64)
+    indptr = np.array([0, 2, 2], np.int64)
+    qi = np.array([0, 2], np.int64)
+    args = [pool, np.zeros(0, np.float32), starts, lengths, indptr, qi, np.zeros(0, np.float32), np.ones(n, np.uint8)]
+    for a in args:
+        a.flags.writeable = False
+    slots, scores = overlap_topk(*args, 4)
+    assert slots.tolist() == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    assert scores.tolist() == [[2, 2, 2, 2], [0, 0, 0, 0]]
+    # nothing eligible: all padding
+    none = overlap_topk(pool, args[1], starts, lengths, indptr, qi, args[6], np.zeros(n, np.uint8), 3)
+    assert (none[0] == -1).all() and np.isneginf(none[1]).all()
+    # empty pool, zero slots
+    empty = overlap_topk(np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(2, np.int64), np.zeros(2, np.int64),
+                         np.array([0, 1], np.int64), np.array([1], np.int64), np.zeros(0, np.float32), np.zeros(0, np.uint8), 2)
+    assert empty[0].tolist() == [[-1, -1]]
+
+
+def test_overlap_topk_rejects_bad_queries():
+    base = [np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(3, np.int64), np.zeros(3, np.int64)]
+    with pytest.raises(ValueError, match="q_indices"):
+        overlap_topk(*base, np.array([0, 1], np.int64), np.array([3], np.int64), np.zeros(0, np.float32), np.ones(1, np.uint8), 1)
+    with pytest.raises(ValueError, match="q_indptr"):
+        overlap_topk(*base, np.array([0, 2], np.int64), np.array([1], np.int64), np.zeros(0, np.float32), np.ones(1, np.uint8), 1)
+    with pytest.raises(ValueError, match="k must be"):
+        overlap_topk(*base, np.array([0], np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.ones(1, np.uint8), 0)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(5))
+def test_pool_upkeep_matches_reference(seed, weighted):
+    rng = np.random.default_rng(100 + seed)
+    n_keys = int(rng.integers(1, 30))
+    pool, pw, starts, lengths = random_pool(rng, n_keys, 200, 10, weighted, slack=6)
+    ref = [pool.copy(), pw.copy(), starts.copy(), lengths.copy()]
+    # append up to the slack of each key
+    keys = np.repeat(np.arange(n_keys), rng.integers(0, 7, n_keys)).astype(np.int64)
+    rng.shuffle(keys)
+    slots = rng.integers(200, 400, len(keys)).astype(np.int64)
+    w = rng.uniform(0.1, 1, len(keys)).astype(np.float32) if weighted else np.zeros(0, np.float32)
+    postings_append(pool, pw, starts, lengths, keys, slots, w)
+    postings_append_ref(*ref, keys, slots, w)
+    for a, b in zip((pool, pw, starts, lengths), ref):
+        np.testing.assert_array_equal(a, b)
+    # remove present pairs, absent pairs and a pair twice
+    present = [(d, int(pool[starts[d] + j])) for d in range(n_keys) for j in range(lengths[d]) if rng.random() < 0.4]
+    pairs = present + [(0, 10_000), present[0] if present else (0, 1)]
+    rk = np.array([p[0] for p in pairs], np.int64)
+    rs = np.array([p[1] for p in pairs], np.int64)
+    assert postings_remove(pool, pw, starts, lengths, rk, rs) == postings_remove_ref(*ref, rk, rs)
+    for a, b in zip((pool, pw, starts, lengths), ref):
+        np.testing.assert_array_equal(a, b)
+    # move every region to a fresh pool in reverse order
+    total = int(lengths.sum())
+    dst_starts = (total - np.cumsum(lengths)).astype(np.int64)
+    dst = np.full(total, -1, np.int32)
+    dw = np.zeros(total if weighted else 0, np.float32)
+    dst_ref, dw_ref = dst.copy(), dw.copy()
+    copy_regions(pool, pw, dst, dw, starts, lengths, dst_starts)
+    copy_regions_ref(ref[0], ref[1], dst_ref, dw_ref, ref[2], ref[3], dst_starts)
+    np.testing.assert_array_equal(dst, dst_ref)
+    np.testing.assert_array_equal(dw, dw_ref)
+
+
+def test_pool_upkeep_refuses_read_only_or_wrong_dtype():
+    pool = np.zeros(4, np.int32)
+    pool.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        postings_remove(pool, np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                        np.zeros(0, np.int64), np.zeros(0, np.int64))
+    with pytest.raises(TypeError, match="int32"):
+        postings_remove(np.zeros(4, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                        np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_gather_lists_matches_reference(seed):
+    rng = np.random.default_rng(200 + seed)
+    nlist, n = int(rng.integers(1, 20)), int(rng.integers(1, 500))
+    pool, _, starts, lengths = random_pool(rng, nlist, n, 30, False)
+    codes = rng.integers(0, 256, (n, int(rng.integers(0, 50))), dtype=np.uint8)
+    codes.flags.writeable = False
+    for lists in (np.arange(nlist), rng.permutation(nlist)[: max(1, nlist // 3)], np.zeros(0, np.int64)):
+        got = gather_lists(pool, starts, lengths, lists.astype(np.int64), codes)
+        want = gather_lists_ref(pool, starts, lengths, lists, codes)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1].reshape(got[1].shape))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_top_active_matches_reference(seed):
+    rng = np.random.default_rng(300 + seed)
+    n, d = int(rng.integers(1, 40)), int(rng.integers(1, 300))
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    x[0] = 0.5  # a row of ties: the smallest indices win
+    x[-1, : d // 2] = x[-1, d // 2 : 2 * (d // 2)]  # pairwise ties
+    x.flags.writeable = False
+    for a in sorted({1, min(5, d), d}):
+        np.testing.assert_array_equal(top_active(x, a), top_active_ref(x, a))
+    assert top_active(x, 1)[0].tolist() == [0]
+
+
+def test_top_active_rejects_bad_a():
+    with pytest.raises(ValueError, match="a must be"):
+        top_active(np.zeros((2, 3), np.float32), 4)
