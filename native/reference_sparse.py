@@ -11,6 +11,7 @@ __all__ = [
     "top_active_ref",
     "postings_append_ref",
     "postings_remove_ref",
+    "sort_regions_ref",
     "copy_regions_ref",
     "gather_lists_ref",
 ]
@@ -69,12 +70,21 @@ def postings_remove_ref(pool_slots, pool_weights, starts, lengths, keys, slots):
         if not len(hits):
             missing += 1
             continue
-        pos, last = lo + hits[0], lo + n - 1
-        pool_slots[pos] = pool_slots[last]
+        pos, end = lo + hits[0], lo + n
+        pool_slots[pos : end - 1] = pool_slots[pos + 1 : end].copy()
         if len(pool_weights):
-            pool_weights[pos] = pool_weights[last]
+            pool_weights[pos : end - 1] = pool_weights[pos + 1 : end].copy()
         lengths[d] = n - 1
     return missing
+
+
+def sort_regions_ref(pool_slots, pool_weights, starts, lengths, keys):
+    for d in keys:
+        lo, hi = starts[d], starts[d] + lengths[d]
+        order = np.argsort(pool_slots[lo:hi], kind="stable")
+        pool_slots[lo:hi] = pool_slots[lo:hi][order]
+        if len(pool_weights):
+            pool_weights[lo:hi] = pool_weights[lo:hi][order]
 
 
 def copy_regions_ref(src_slots, src_weights, dst_slots, dst_weights, src_starts, lengths, dst_starts):

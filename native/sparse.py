@@ -3,7 +3,9 @@
 A *posting pool* holds one list of slots per key (a sparse dimension, or an IVF
 list) in a single int32 array ``pool_slots``: key ``d`` owns the region
 ``pool_slots[starts[d] : starts[d] + lengths[d]]`` (capacity is managed by the
-caller).  ``pool_weights`` is a float32 array parallel to ``pool_slots``, or an
+caller).  The engine keeps regions sorted by slot (``sort_regions`` after an
+append; removal keeps order), so a scan over a region meets slots in the same
+order whatever the history of updates.  ``pool_weights`` is a float32 array parallel to ``pool_slots``, or an
 empty array when every entry weighs 1.
 
 ``overlap_topk`` scores every eligible slot ``s`` against a sparse query
@@ -25,6 +27,7 @@ __all__ = [
     "top_active",
     "postings_append",
     "postings_remove",
+    "sort_regions",
     "copy_regions",
     "PAD_SLOT",
 ]
@@ -247,12 +250,28 @@ def _remove_kernel(pool_slots, pool_w, has_w, starts, lengths, keys, slots):
         if found < 0:
             missing += 1
             continue
-        last = st + ln - 1
-        pool_slots[st + found] = pool_slots[last]
-        if has_w:
-            pool_w[st + found] = pool_w[last]
+        for j in range(st + found, st + ln - 1):  # shift left: the region stays in order
+            pool_slots[j] = pool_slots[j + 1]
+            if has_w:
+                pool_w[j] = pool_w[j + 1]
         lengths[d] = ln - 1
     return missing
+
+
+@njit(cache=True, nogil=True)
+def _sort_regions_kernel(pool_slots, pool_w, has_w, starts, lengths, keys):
+    for i in range(keys.shape[0]):
+        d = keys[i]
+        st = starts[d]
+        ln = lengths[d]
+        region = pool_slots[st:st + ln]
+        order = np.argsort(region, kind="mergesort")
+        slots = region[order]
+        region[:] = slots
+        if has_w:
+            wr = pool_w[st:st + ln]
+            w = wr[order]
+            wr[:] = w
 
 
 @njit(cache=True, nogil=True)
@@ -282,14 +301,21 @@ def postings_append(pool_slots, pool_weights, starts, lengths, keys, slots, weig
 
 
 def postings_remove(pool_slots, pool_weights, starts, lengths, keys, slots):
-    """In place: remove the first entry equal to ``slots[i]`` from key ``keys[i]``'s region
-    (the region's last entry takes its place).  Returns how many pairs were not found."""
+    """In place: remove the first entry equal to ``slots[i]`` from key ``keys[i]``'s region,
+    shifting the entries after it down by one (order is kept).  Returns how many pairs
+    were not found."""
     has_w = _check_pool(pool_slots, pool_weights, starts, lengths)
     keys = _arr(keys, np.int64, "keys")
     slots = _arr(slots, np.int64, "slots")
     if keys.shape != slots.shape:
         raise ValueError("keys and slots must have the same length")
     return int(_remove_kernel(pool_slots, pool_weights, has_w, starts, lengths, keys, slots))
+
+
+def sort_regions(pool_slots, pool_weights, starts, lengths, keys):
+    """In place: sort the regions of ``keys`` by slot (stable), weights moving alongside."""
+    has_w = _check_pool(pool_slots, pool_weights, starts, lengths)
+    _sort_regions_kernel(pool_slots, pool_weights, has_w, starts, lengths, _arr(keys, np.int64, "keys"))
 
 
 def copy_regions(src_slots, src_weights, dst_slots, dst_weights, src_starts, lengths, dst_starts):

@@ -9,9 +9,10 @@ from native.reference_sparse import (
     overlap_topk_ref,
     postings_append_ref,
     postings_remove_ref,
+    sort_regions_ref,
     top_active_ref,
 )
-from native.sparse import copy_regions, overlap_topk, postings_append, postings_remove, top_active
+from native.sparse import copy_regions, overlap_topk, postings_append, postings_remove, sort_regions, top_active
 
 
 def random_pool(rng, n_keys, n_slots, per_key_max, weighted, slack=3):
@@ -104,6 +105,12 @@ def test_pool_upkeep_matches_reference(seed, weighted):
     w = rng.uniform(0.1, 1, len(keys)).astype(np.float32) if weighted else np.zeros(0, np.float32)
     postings_append(pool, pw, starts, lengths, keys, slots, w)
     postings_append_ref(*ref, keys, slots, w)
+    for a, b in zip((pool, pw, starts, lengths), ref):
+        np.testing.assert_array_equal(a, b)
+    # sort some regions (duplicated slots keep their weights' order: stable)
+    some = rng.permutation(n_keys)[: max(1, n_keys // 2)].astype(np.int64)
+    sort_regions(pool, pw, starts, lengths, some)
+    sort_regions_ref(*ref, some)
     for a, b in zip((pool, pw, starts, lengths), ref):
         np.testing.assert_array_equal(a, b)
     # remove present pairs, absent pairs and a pair twice

@@ -7,7 +7,14 @@
         hits = docs.search(queries, k=10)
 """
 from . import errors
-from .config import BinaryQuantization, CollectionConfig, NoQuantization, QuantizationConfig
+from .config import (
+    BinaryQuantization,
+    CollectionConfig,
+    IVFConfig,
+    NoQuantization,
+    QuantizationConfig,
+    SparseQuantization,
+)
 from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, SearchResult
@@ -25,5 +32,7 @@ __all__ = [
     "QuantizationConfig",
     "NoQuantization",
     "BinaryQuantization",
+    "SparseQuantization",
+    "IVFConfig",
     "errors",
 ]

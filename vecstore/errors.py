@@ -72,6 +72,13 @@ class InvalidQueryError(InvalidArgumentError):
     code = "INVALID_QUERY"
 
 
+class InvalidSparseError(InvalidArgumentError):
+    """User-supplied sparse codes that are malformed, out of range, or given
+    to a collection that does not take them (or missing where it does)."""
+
+    code = "INVALID_SPARSE"
+
+
 # -- NOT_FOUND ----------------------------------------------------------------
 class NotFoundError(VecstoreError, KeyError):
     status = "NOT_FOUND"

@@ -31,12 +31,15 @@ class Points:
     """What `get` returns: the points found, in request order.
 
     Missing ids are left out; compare `ids` with what you asked for.
-    vectors are the stored float32 rows, byte-exact.
+    vectors are float32: the stored rows byte-exact when `stored_dtype` is
+    "float32", the stored float16 rows upcast (exactly) when it is "float16".
     """
 
     ids: np.ndarray
     vectors: np.ndarray
     payloads: list[dict[str, Any] | None] = field(default_factory=list)
+    #: how the collection keeps vectors on disk ("float32" or "float16")
+    stored_dtype: str = "float32"
 
     def __len__(self) -> int:
         return len(self.ids)

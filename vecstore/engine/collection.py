@@ -1,38 +1,42 @@
 """One collection: LMDB sub-databases (the truth) plus a RAM segment (derived).
 
 Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
-  vectors   id -> float32 row, exactly as given
+  vectors   id -> the row as given, float32 (float16 when vector_dtype says so)
   payloads  id -> JSON (absent when the point has none)
   slots     id -> slot (uint64 LE), the point's row in the segment
-  chunks    chunk number (8-byte BE) -> ids and codes of CHUNK slots
-  meta      b"codec" -> learned codec parameters (npz)
+  chunks    chunk number (8-byte BE) -> ids, codes and IVF lists of CHUNK slots
+  sparse    id -> sparse code (sparse kind only; see persist.py for why here)
+  meta      b"codec" -> learned codec parameters (npz), b"ivf" -> IVF centroids (npz)
 """
 from __future__ import annotations
 
 import json
 import math
+import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import lmdb
 import numpy as np
 
 import native
+from native.ivf import gather_lists
 
 from ..config import CollectionConfig
-from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
+from ..errors import CollectionNotFoundError, InternalError, InvalidSparseError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
+from . import training
 from . import validate as V
-from .codecs import Codec, make_codec, state_from_bytes, state_to_bytes
+from .codecs import make_codec
 from .codecs.exact import flat_topk
-from .segment import CHUNK, Segment
+from .persist import CHUNK, chunk_value, get_sparse
+from .segment import Segment, SparseChange
+from .sparse_rows import SparseRows
 from .storage import Storage
 
 if TYPE_CHECKING:
     from .database import Database
 
-SUB_DBS = ("vectors", "payloads", "slots", "chunks", "meta")
-TRAIN_SAMPLE = 262_144  # vectors a codec learns from at most
-_ENCODE_BLOCK = 65_536  # slots re-encoded per step when (re)building codes
+SUB_DBS = ("vectors", "payloads", "slots", "chunks", "meta", "sparse")
 _RERANK_GROUP = 16  # queries whose candidates are fetched together
 
 
@@ -49,6 +53,8 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
     """Write items given in key order. When they all sort after the last key
     (ids that only grow), LMDB's append mode fills pages instead of splitting
     them in half, which halves the disk used by bulk imports."""
+    if not items:
+        return
     with txn.cursor(db=db) as cur:
         last = cur.key() if cur.last() else None
         cur.putmulti(items, append=last is None or items[0][0] > last)
@@ -67,6 +73,9 @@ class Collection:
         self._dbs = dbs
         self._dropped = False
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric))
+        self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
+        self._training_lock = threading.Lock()  # one training run at a time
+        self._changed: list[np.ndarray] | None = None  # slots written while a training runs
 
     # -- properties ---------------------------------------------------------------
     @property
@@ -81,6 +90,11 @@ class Collection:
     def metric(self) -> str:
         return self.config.metric
 
+    @property
+    def _user_sparse(self) -> bool:
+        q = self.config.quantization
+        return q.kind == "sparse" and q.user_codes
+
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, dim={self.dim}, metric={self.metric!r}, quantization={self.config.quantization.kind!r})"
 
@@ -90,11 +104,15 @@ class Collection:
             raise CollectionNotFoundError(f"collection '{self.name}' was dropped")
 
     # -- writes -------------------------------------------------------------------
-    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None) -> int:
+    def upsert(
+        self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *, sparse: Any = None
+    ) -> int:
         """Insert or replace points; returns once the batch is durable.
 
         A replaced point takes the new vector and the new payload (None clears
-        it). Returns the number of points written.
+        it). `sparse`: one sparse code per point, required by (and only
+        accepted by) collections with SparseQuantization(user_codes=True).
+        Returns the number of points written.
         """
         self._check_usable()
         ids = V.check_ids(ids)
@@ -102,15 +120,22 @@ class Collection:
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_lengths(len(ids), len(x))
         encoded_payloads = V.check_payloads(payloads, len(ids))
+        if self.config.vector_dtype == "float16":
+            x = V.round_to_float16(x)  # encode exactly what the rerank will read back
+        user_rows = self._check_user_sparse(sparse, len(ids), "sparse")
         xp = self._prepare(x, "vector")
         keys = id_keys(ids)
         order = np.argsort(ids, kind="stable")  # key order: LMDB can append
-        row_bytes = 4 * self.dim
-        raw = x.tobytes()
+        row_bytes = self._row_dtype.itemsize * self.dim
+        raw = x.astype(self._row_dtype).tobytes()
         with self._storage.write_lock:
             self._check_usable()
             seg = self._seg
             codes = seg.codec.encode(xp) if seg.code_bytes else None
+            lists = seg.ivf.assign(xp) if seg.ivf is not None else None
+            new_rows = None
+            if seg.postings is not None:
+                new_rows = user_rows if user_rows is not None else seg.codec.encode_sparse(xp)
 
             def write(txn: lmdb.Transaction):
                 found = [txn.get(k, db=self._dbs["slots"]) for k in keys]
@@ -124,14 +149,51 @@ class Collection:
                 if len(new_idx):
                     _put_sorted(txn, self._dbs["slots"], [(keys[i], int(slots[i]).to_bytes(8, "little")) for i in new_idx])
                 self._write_payloads(txn, keys, encoded_payloads)
-                self._write_chunks(txn, seg, slots, ids, codes)
-                return plan, slots
+                old = None
+                if new_rows is not None:
+                    old = self._swap_sparse(txn, keys, slots, np.flatnonzero(~is_new), new_rows, order)
+                self._write_chunks(txn, seg, slots, ids, codes, lists)
+                return plan, slots, old
 
-            plan, slots = self._storage.write(write)
-            seg.apply_upsert(plan, slots, ids, codes)
-            if not seg.codec.trained and seg.count >= seg.codec.train_size():
-                self._rebuild(retrain=True)
+            plan, slots, old = self._storage.write(write)
+            self._note_changed(slots)
+            seg.apply_upsert(
+                plan, slots, ids, codes, lists=lists, sparse_old=old,
+                sparse_new=None if new_rows is None else SparseChange(slots, new_rows),
+            )
+        self._train_if_due()
         return len(ids)
+
+    def _check_user_sparse(self, value: Any, n: int, what: str) -> SparseRows | None:
+        q = self.config.quantization
+        if not self._user_sparse:
+            if value is not None:
+                raise InvalidSparseError(
+                    f"{what} given, but collection '{self.name}' does not take user sparse codes "
+                    "(create it with quantization=SparseQuantization(user_codes=True, ...))"
+                )
+            return None
+        if value is None:
+            arg = "sparse=" if what == "sparse" else "sparse_queries="
+            raise InvalidSparseError(f"collection '{self.name}' takes user sparse codes: pass {arg}[...] with one code per {'point' if what == 'sparse' else 'query'}")
+        return V.check_sparse(value, n, dim=q.expansion_dim, weighted=q.weighted, what=what)
+
+    def _swap_sparse(
+        self, txn: lmdb.Transaction, keys: list[bytes], slots: np.ndarray, replaced: np.ndarray,
+        rows: SparseRows, order: np.ndarray,
+    ) -> SparseChange:
+        """Write the batch's sparse codes; return the replaced points' old codes."""
+        db = self._dbs["sparse"]
+        weighted = rows.weighted
+        have, old_rows = get_sparse(txn, db, [keys[i] for i in replaced], weighted)
+        values = rows.to_values()
+        _put_sorted(txn, db, [(keys[i], values[i]) for i in order])
+        return SparseChange(slots[replaced[have]], old_rows)
+
+    def _note_changed(self, slots: np.ndarray) -> None:
+        """Called under the write lock: a running training re-encodes these slots."""
+        if self._changed is not None:
+            self._changed.append(np.array(slots, dtype=np.int64))
 
     def _write_payloads(self, txn: lmdb.Transaction, keys: list[bytes], payloads: list[bytes | None] | None) -> None:
         db = self._dbs["payloads"]
@@ -143,23 +205,23 @@ class Collection:
                 txn.put(key, value, db=db)
 
     def _write_chunks(
-        self, txn: lmdb.Transaction, seg: Segment, slots: np.ndarray, ids: np.ndarray, codes: np.ndarray | None
+        self, txn: lmdb.Transaction, seg: Segment, slots: np.ndarray, ids: np.ndarray,
+        codes: np.ndarray | None, lists: np.ndarray | None,
     ) -> None:
         """Rewrite every chunk the batch touches: committed rows plus the batch."""
         chunk_of = slots // CHUNK
+        persist = seg.code_bytes > 0 and seg.codec.persist_codes
         for chunk in np.unique(chunk_of):
-            chunk_ids, chunk_codes = seg.chunk_rows(int(chunk))
+            chunk_ids, chunk_codes, chunk_lists = seg.chunk_rows(int(chunk))
             mine = chunk_of == chunk
             offsets = slots[mine] - chunk * CHUNK
             chunk_ids[offsets] = ids[mine]
             if codes is not None:
                 chunk_codes[offsets] = codes[mine]
-            txn.put(int(chunk).to_bytes(8, "big"), self._chunk_value(seg, chunk_ids, chunk_codes), db=self._dbs["chunks"])
-
-    def _chunk_value(self, seg: Segment, chunk_ids: np.ndarray, chunk_codes: np.ndarray) -> bytes:
-        if seg.code_bytes and seg.codec.persist_codes:
-            return chunk_ids.tobytes() + chunk_codes.tobytes()
-        return chunk_ids.tobytes()
+            if seg.ivf is not None:
+                chunk_lists[offsets] = lists[mine]
+            value = chunk_value(chunk_ids, chunk_codes if persist else None, chunk_lists if seg.ivf is not None else None)
+            txn.put(int(chunk).to_bytes(8, "big"), value, db=self._dbs["chunks"])
 
     def delete(self, ids: Any) -> int:
         """Delete points by id; ids that do not exist are ignored. Returns how many went."""
@@ -177,20 +239,26 @@ class Collection:
                 found = [(i, txn.get(k, db=self._dbs["slots"])) for i, k in enumerate(keys)]
                 found = [(i, int.from_bytes(f, "little")) for i, f in found if f is not None]
                 if not found:
-                    return np.zeros(0, dtype=np.int64)
+                    return np.zeros(0, dtype=np.int64), None
                 rows = np.array([i for i, _ in found], dtype=np.int64)
                 slots = np.array([s for _, s in found], dtype=np.int64)
+                old = None
+                if seg.postings is not None:
+                    have, old_rows = get_sparse(txn, self._dbs["sparse"], [keys[i] for i in rows], seg.postings.weighted)
+                    old = SparseChange(slots[have], old_rows)
                 for i in rows:
-                    for sub in ("vectors", "payloads", "slots"):
+                    for sub in ("vectors", "payloads", "slots", "sparse"):
                         txn.delete(keys[i], db=self._dbs[sub])
                 dead = np.full(len(slots), -1, dtype=np.int64)
                 zeros = np.zeros((len(slots), seg.code_bytes), dtype=np.uint8) if seg.code_bytes else None
-                self._write_chunks(txn, seg, slots, dead, zeros)
-                return slots
+                no_list = np.full(len(slots), -1, dtype=np.int32)
+                self._write_chunks(txn, seg, slots, dead, zeros, no_list)
+                return slots, old
 
-            slots = self._storage.write(write)
+            slots, old = self._storage.write(write)
             if len(slots):
-                seg.apply_delete(slots)
+                self._note_changed(slots)
+                seg.apply_delete(slots, old)
         return len(slots)
 
     # -- reads --------------------------------------------------------------------
@@ -201,7 +269,10 @@ class Collection:
             return int(txn.stat(self._dbs["vectors"])["entries"])
 
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
-        """Stored vectors (byte-exact float32) and payloads of the ids that exist, in request order."""
+        """Stored vectors and payloads of the ids that exist, in request order.
+
+        Vectors come back as float32: byte-exact for float32 collections,
+        upcast from the stored float16 rows otherwise (`Points.stored_dtype`)."""
         self._check_usable()
         ids = V.check_ids(ids, allow_empty=True)
         keys = id_keys(ids)
@@ -216,29 +287,47 @@ class Collection:
                     raw = txn.get(keys[i], db=pay_db)
                     payloads.append(None if raw is None else json.loads(raw))
         vectors = (
-            np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), self.dim).copy()
+            self._decode_rows(b"".join(v for _, v in rows), len(rows))
             if with_vectors
             else np.zeros((len(rows), 0), dtype=np.float32)
         )
-        return Points(ids=ids[found], vectors=vectors, payloads=payloads)
+        return Points(ids=ids[found], vectors=vectors, payloads=payloads, stored_dtype=self.config.vector_dtype)
+
+    def _decode_rows(self, raw: bytes, n: int) -> np.ndarray:
+        """Stored rows -> float32 (n, dim), a fresh writable array."""
+        return np.frombuffer(raw, dtype=self._row_dtype).reshape(n, self.dim).astype(np.float32)
 
     def search(
-        self, queries: Any, k: int = 10, *, oversampling: float | None = None, rescore: bool | None = None
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        oversampling: float | None = None,
+        rescore: bool | None = None,
+        nprobe: int | None = None,
+        sparse_queries: Any = None,
     ) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore default to the
-        collection's quantization settings. rescore=False returns code-space
-        scores, which are approximate.
+        collection's quantization settings, nprobe to its IVF setting (only
+        for collections with IVF). rescore=False returns code-space scores,
+        which are approximate. sparse_queries: one sparse code per query, for
+        collections with SparseQuantization(user_codes=True) (the dense
+        queries still rerank).
         """
         self._check_usable()
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         k = V.check_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
+        nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        q_rows = self._check_user_sparse(sparse_queries, len(q), "sparse_queries")
         qcfg = self.config.quantization
         oversampling = qcfg.oversampling if oversampling is None else oversampling
         rescore = qcfg.rescore if rescore is None else rescore
+        if nprobe is None and self.config.ivf is not None:
+            nprobe = self.config.ivf.nprobe
         qp = self._prepare(q, "query")
 
         seg = self._seg
@@ -246,14 +335,47 @@ class Collection:
             codec = seg.codec
             if codec.trained:
                 n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
-                n = seg.n
-                slots, scores = codec.search(seg.codes[:n], seg.alive[:n], qp, n_cand)
+                slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
         if not codec.trained:
             return self._search_exact_from_lmdb(qp, k)
         if codec.exact or not rescore:
             return self._result(cand_ids[:, :k], scores[:, :k])
         return self._rerank(qp, cand_ids, k)
+
+    def _scan(
+        self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best n_cand slots per query from the RAM codes (under the shared lock)."""
+        codec, n = seg.codec, seg.n
+        probes = seg.ivf.probe(qp, nprobe) if seg.ivf is not None else None
+        if seg.postings is not None:
+            if q_rows is None:
+                q_rows = codec.query_rows(qp)
+            if probes is None:
+                return codec.search_postings(seg.postings, seg.alive[:n], q_rows, n_cand)
+        elif probes is None:
+            return codec.search(seg.codes[:n], seg.alive[:n], qp, n_cand)
+        # IVF: per query, only the slots of its probed lists
+        lists = seg.lists
+        out_slots = np.full((len(qp), n_cand), -1, dtype=np.int64)
+        out_scores = np.full((len(qp), n_cand), -np.inf, dtype=np.float32)
+        for i in range(len(qp)):
+            if seg.postings is not None:
+                eligible = np.zeros(n, dtype=np.uint8)
+                for lst in probes[i]:
+                    eligible[lists.region(lst)] = 1
+                s, sc = codec.search_postings(seg.postings, eligible, q_rows.take([i]), n_cand)
+                out_slots[i], out_scores[i] = s[0], sc[0]
+                continue
+            sel, sub = gather_lists(lists.slots, lists.starts, lists.lengths, probes[i], seg.codes)
+            if not len(sel):
+                continue
+            s, sc = codec.search(sub, np.ones(len(sel), dtype=np.uint8), qp[i : i + 1], n_cand)
+            m = s.shape[1]
+            out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
+            out_scores[i, :m] = sc[0]
+        return out_slots, out_scores
 
     def _rerank(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
         """Exact scores of each query's candidates, read from LMDB in key order.
@@ -272,7 +394,7 @@ class Collection:
             with txn.cursor(db=self._dbs["vectors"]) as cur:
                 pairs = cur.getmulti(id_keys(uniq))
         found = keys_to_ids([p[0] for p in pairs])
-        vecs = np.frombuffer(b"".join(p[1] for p in pairs), dtype=np.float32).reshape(len(pairs), self.dim)
+        vecs = self._decode_rows(b"".join(p[1] for p in pairs), len(pairs))
         vecs = self._prepare(vecs, "stored vector", check=False)
         # candidates deleted since the scan are simply absent from `found`
         pos = np.searchsorted(found, cand_ids)
@@ -291,7 +413,7 @@ class Collection:
             with txn.cursor(db=self._dbs["vectors"]) as cur:
                 pairs = list(cur.iternext(keys=True, values=True))
         ids = keys_to_ids([p[0] for p in pairs])
-        vecs = np.frombuffer(b"".join(p[1] for p in pairs), dtype=np.float32).reshape(len(pairs), self.dim)
+        vecs = self._decode_rows(b"".join(p[1] for p in pairs), len(pairs))
         vecs = self._prepare(vecs, "stored vector", check=False)
         rows, scores = flat_topk(vecs, np.ones(len(ids), dtype=np.uint8), qp, k, self.metric)
         return self._result(np.where(rows >= 0, ids[np.maximum(rows, 0)] if len(ids) else -1, -1), scores)
@@ -316,120 +438,46 @@ class Collection:
         norms[norms == 0] = 1
         return (x / norms[:, None]).astype(np.float32)
 
-    # -- codes: load, train, rebuild ------------------------------------------------
-    def _load(self) -> None:
-        """Read the persisted segment; rebuild it from the vectors when it is
-        missing, stale or unreadable."""
-        with self._storage.read() as txn:
-            raw_state = txn.get(b"codec", db=self._dbs["meta"])
-            n_vectors = int(txn.stat(self._dbs["vectors"])["entries"])
-            chunks = list(txn.cursor(db=self._dbs["chunks"]).iternext(keys=True, values=True))
-        codec = make_codec(self.config.quantization, self.dim, self.metric)
-        try:
-            if raw_state is not None:
-                codec = codec.with_state(state_from_bytes(raw_state))
-            ids, codes = self._decode_chunks(chunks, codec)
-        except (ValueError, KeyError, OSError) as exc:
-            self._database._log(f"collection '{self.name}': persisted codes unreadable ({exc}); rebuilding")
-            return self._rebuild_locked(retrain=False, codec=codec)
-        if int((ids >= 0).sum()) != n_vectors:
-            self._database._log(f"collection '{self.name}': persisted codes are stale; rebuilding")
-            return self._rebuild_locked(retrain=False, codec=codec)
-        if codec.trained and not codec.persist_codes:
-            codes = self._encode_slots(codec, ids)
-        self._seg.replace_all(codec, ids, codes)
+    def _read_vectors(self, ids: np.ndarray, *, tolerant: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """float32 rows of ids (sorted ids read in page order) and which were found.
 
-    def _decode_chunks(self, chunks: list[tuple[bytes, bytes]], codec: Codec) -> tuple[np.ndarray, np.ndarray]:
-        code_bytes = codec.code_bytes if codec.trained and codec.persist_codes else 0
-        expect = CHUNK * (8 + code_bytes)
-        n_chunks = 1 + max((int.from_bytes(k, "big") for k, _ in chunks), default=-1)
-        ids = np.full(n_chunks * CHUNK, -1, dtype=np.int64)
-        codes = np.zeros((n_chunks * CHUNK, code_bytes), dtype=np.uint8)
-        for key, value in chunks:
-            if len(value) != expect:
-                raise ValueError(f"chunk of {len(value)} bytes, expected {expect}")
-            lo = int.from_bytes(key, "big") * CHUNK
-            ids[lo : lo + CHUNK] = np.frombuffer(value, dtype=np.int64, count=CHUNK)
-            if code_bytes:
-                codes[lo : lo + CHUNK] = np.frombuffer(value, dtype=np.uint8, offset=CHUNK * 8).reshape(CHUNK, code_bytes)
-        used = np.flatnonzero(ids >= 0)
-        n = int(used[-1]) + 1 if len(used) else 0
-        return ids[:n].copy(), codes[:n].copy()
-
-    def optimize(self) -> None:
-        """Learn the codec again from the current vectors and re-encode all of them."""
-        self._check_usable()
-        with self._storage.write_lock:
-            self._check_usable()
-            self._rebuild(retrain=True)
-
-    def _rebuild(self, *, retrain: bool) -> None:
-        self._rebuild_locked(retrain=retrain, codec=self._seg.codec)
-
-    def _rebuild_locked(self, *, retrain: bool, codec: Codec) -> None:
-        """Rebuild the segment from LMDB (ids from `slots`, codes from `vectors`),
-        optionally training the codec first; one write transaction persists it."""
-        with self._storage.read() as txn:
-            pairs = list(txn.cursor(db=self._dbs["slots"]).iternext(keys=True, values=True))
-        point_ids = keys_to_ids([p[0] for p in pairs])
-        point_slots = np.frombuffer(b"".join(p[1] for p in pairs), dtype="<u8").astype(np.int64)
-        n = int(point_slots.max()) + 1 if len(point_slots) else 0
-        ids = np.full(n, -1, dtype=np.int64)
-        ids[point_slots] = point_ids
-        if retrain or not codec.trained:
-            fresh = make_codec(self.config.quantization, self.dim, self.metric)
-            if len(point_ids) >= max(fresh.train_size(), 1) or (retrain and len(point_ids)):
-                codec = fresh.fit(self._training_sample(point_ids))
-            else:
-                codec = fresh
-        codes = self._encode_slots(codec, ids) if codec.trained else np.zeros((n, 0), dtype=np.uint8)
-
-        seg_view = Segment(codec)
-        seg_view.replace_all(codec, ids, codes)
-
-        def write(txn: lmdb.Transaction) -> None:
-            chunks_db = self._dbs["chunks"]
-            txn.drop(chunks_db, delete=False)
-            for chunk in range(-(-n // CHUNK)):
-                chunk_ids, chunk_codes = seg_view.chunk_rows(chunk)
-                txn.put(chunk.to_bytes(8, "big"), self._chunk_value(seg_view, chunk_ids, chunk_codes), db=chunks_db)
-            state = codec.state()
-            if state:
-                txn.put(b"codec", state_to_bytes(state), db=self._dbs["meta"])
-            else:
-                txn.delete(b"codec", db=self._dbs["meta"])
-
-        self._storage.write(write)
-        self._seg.replace_all(codec, ids, codes)
-
-    def _training_sample(self, point_ids: np.ndarray) -> np.ndarray:
-        if len(point_ids) > TRAIN_SAMPLE:
-            rng = np.random.default_rng(0)
-            point_ids = np.sort(rng.choice(point_ids, TRAIN_SAMPLE, replace=False))
-        return self._prepare(self._read_vectors(point_ids), "stored vector", check=False)
-
-    def _read_vectors(self, ids: np.ndarray) -> np.ndarray:
-        """float32 rows of ids that must all exist (sorted ids read in page order)."""
-        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        Unless tolerant, every id must exist (the caller holds the write lock)."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        found = np.zeros(len(ids), dtype=bool)
         with self._storage.read() as txn:
             with txn.cursor(db=self._dbs["vectors"]) as cur:
-                for lo in range(0, len(ids), _ENCODE_BLOCK):
-                    part = ids[lo : lo + _ENCODE_BLOCK]
+                for lo in range(0, len(ids), training.ENCODE_BLOCK):
+                    part = ids[lo : lo + training.ENCODE_BLOCK]
                     pairs = cur.getmulti(id_keys(part))
-                    if len(pairs) != len(part):
+                    if len(pairs) != len(part) and not tolerant:
                         raise InternalError(f"collection '{self.name}': slots and vectors disagree")
-                    out[lo : lo + len(part)] = np.frombuffer(b"".join(v for _, v in pairs), dtype=np.float32).reshape(-1, self.dim)
-        return out
+                    got = keys_to_ids([p[0] for p in pairs])
+                    at = lo + _positions(part, got)
+                    out[at] = self._decode_rows(b"".join(v for _, v in pairs), len(pairs))
+                    found[at] = True
+        return out, found
 
-    def _encode_slots(self, codec: Codec, ids: np.ndarray) -> np.ndarray:
-        codes = np.zeros((len(ids), codec.code_bytes), dtype=np.uint8)
-        live = np.flatnonzero(ids >= 0)
-        order = live[np.argsort(ids[live])]  # read in id (page) order
-        for lo in range(0, len(order), _ENCODE_BLOCK):
-            slots = order[lo : lo + _ENCODE_BLOCK]
-            x = self._prepare(self._read_vectors(ids[slots]), "stored vector", check=False)
-            codes[slots] = codec.encode(x)
-        return codes
+    # -- codes: load, train, rebuild ------------------------------------------------
+    def _load(self) -> None:
+        training.load(self)
+
+    def optimize(self) -> None:
+        """Learn the codec (and IVF centroids) again from the current vectors and
+        re-encode all of them. Searches and writes go on meanwhile; the new
+        codes replace the old ones in one step at the end."""
+        self._check_usable()
+        training.train(self, mode="optimize")
+
+    def _train_if_due(self) -> None:
+        """Automatic training once the collection reaches a threshold. The batch
+        that crossed it is already durable, so a failure here is logged, not
+        raised: the collection keeps its current codes and tries again later."""
+        if not training.due(self):
+            return
+        try:
+            training.train(self, mode="auto")
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            self._database._log(f"collection '{self.name}': automatic training failed, keeping the current codes: {exc!r}")
 
     # -- info -----------------------------------------------------------------------
     def info(self) -> CollectionInfo:
@@ -441,11 +489,22 @@ class Collection:
                 st = txn.stat(self._dbs[sub])
                 disk += (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]) * st["psize"]
         seg = self._seg
+        extra = {"code_bytes": seg.code_bytes, "slots": seg.n, "capacity": seg.capacity}
+        if self.config.ivf is not None:
+            extra["ivf_trained"] = seg.ivf is not None
+        if seg.postings is not None:
+            extra["postings"] = seg.postings.entries
         return CollectionInfo(
             config=self.config,
             count=count,
             trained=seg.codec.trained,
             ram_bytes=seg.nbytes(),
             disk_bytes=disk,
-            extra={"code_bytes": seg.code_bytes, "slots": seg.n, "capacity": seg.capacity},
+            extra=extra,
         )
+
+
+def _positions(part: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """Index in `part` of every id in `got` (part may be unsorted)."""
+    order = np.argsort(part, kind="stable")
+    return order[np.searchsorted(part[order], got)]

@@ -49,7 +49,8 @@ class Database:
             for value in txn.cursor(db=catalog).iternext(keys=False, values=True):
                 entry = json.loads(value)
                 cid = entry["cid"]
-                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=False) for sub in SUB_DBS}
+                # create=True: a sub-database added by a later version starts empty
+                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=True) for sub in SUB_DBS}
                 out.append((entry, dbs))
             return catalog, out
 
@@ -70,10 +71,15 @@ class Database:
         metric: str = "cosine",
         quantization: Any = "binary",
         vector_dtype: str = "float32",
+        ivf: Any = None,
     ) -> Collection:
-        """Create a collection. quantization: a kind name ("none", "binary") or a
-        config object such as `BinaryQuantization(oversampling=8)`."""
-        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype)
+        """Create a collection. quantization: a kind name ("none", "binary",
+        "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
+        vector_dtype: how vectors are kept on disk, "float32" or "float16".
+        ivf: None, or an IVFConfig (or dict) to partition the codes."""
+        config = CollectionConfig(
+            name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype, ivf=ivf
+        )
         with self._storage.write_lock:
             self._storage._check_open()
             if name in self._collections:

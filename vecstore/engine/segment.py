@@ -1,10 +1,16 @@
-"""RAM state of one collection: codes by slot, the slot -> id map, liveness.
+"""RAM state of one collection: codes by slot, the slot -> id map, liveness,
+and the optional indexes over them (IVF lists, sparse postings).
 
 Every point occupies a slot (a row). `ids[slot]` is its external id (-1 for a
 free slot), `alive[slot]` is 1 for a live point, `codes[slot]` its code.
 Slots freed by deletes are reused. This is derived state: it mirrors the
 `chunks` sub-database of LMDB, where the same rows are stored in chunks of
 CHUNK slots, written in the same transaction as the vectors they encode.
+
+With a trained IVF, `list_of[slot]` is the point's list (-1 for a free slot)
+and `lists` holds the live slots of each list, so a search visits only the
+lists it probes. With a sparse codec, `postings` holds the live slots of each
+sparse dimension (the codes themselves; `codes` rows are then empty).
 
 Readers take `lock.shared()` while they scan and map slots to ids; the writer
 publishes committed changes under `lock.exclusive()`.
@@ -16,9 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codecs import Codec
+from .ivf import IVF
+from .persist import CHUNK
+from .postings import Postings
 from .rwlock import RWLock
+from .sparse_rows import SparseRows
 
-CHUNK = 256  # slots per persisted chunk: small enough that scattered updates stay cheap
+__all__ = ["CHUNK", "Segment", "SlotPlan", "SparseChange", "uses_postings"]
 
 
 @dataclass
@@ -30,30 +40,53 @@ class SlotPlan:
     new_high: int  # high-water mark after the batch
 
 
-class Segment:
-    """`codec` lives here too, so that a search reads codes and the codec that
-    made them under one lock."""
+@dataclass
+class SparseChange:
+    """Sparse codes to take out of (or put into) the postings: row i is slot slots[i]."""
 
-    def __init__(self, codec: Codec, capacity: int = 0) -> None:
+    slots: np.ndarray
+    rows: SparseRows
+
+
+def uses_postings(codec: Codec) -> bool:
+    return bool(getattr(codec, "uses_postings", False)) and codec.trained
+
+
+class Segment:
+    """`codec` and `ivf` live here too, so that a search reads codes and the
+    models that made them under one lock."""
+
+    def __init__(self, codec: Codec, ivf: IVF | None = None, capacity: int = 0) -> None:
         self.codec = codec
+        self.ivf = ivf
         self.code_bytes = codec.code_bytes if codec.trained else 0
         self.lock = RWLock()
         self.n = 0  # high-water mark: slots [0, n) have been used
         self.count = 0  # live points
         self.free: list[int] = []
+        self.lists = Postings(ivf.nlist) if ivf is not None else None
+        self.postings = codec.new_postings() if uses_postings(codec) else None
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:
         self.codes = np.zeros((capacity, self.code_bytes), dtype=np.uint8)
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
+        self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
 
     @property
     def capacity(self) -> int:
         return len(self.ids)
 
     def nbytes(self) -> int:
-        return self.codes.nbytes + self.ids.nbytes + self.alive.nbytes
+        total = self.codes.nbytes + self.ids.nbytes + self.alive.nbytes + self.list_of.nbytes
+        for index in (self.lists, self.postings):
+            if index is not None:
+                total += index.nbytes()
+        if self.ivf is not None:
+            total += self.ivf.centroids.nbytes
+        aux = getattr(self.codec, "aux_nbytes", None)
+        return total + (aux() if aux is not None else 0)
 
     # -- writer side: plan before commit, apply after ---------------------------
     def plan(self, n_new: int) -> SlotPlan:
@@ -63,16 +96,19 @@ class Segment:
         slots = np.concatenate([np.asarray(reused, dtype=np.int64), fresh])
         return SlotPlan(slots=slots, from_free=take, new_high=self.n + len(fresh))
 
-    def chunk_rows(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the committed ids and codes of one chunk (padded past capacity)."""
+    def chunk_rows(self, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the committed ids, codes and lists of one chunk (padded past capacity)."""
         lo, hi = chunk * CHUNK, (chunk + 1) * CHUNK
         ids = np.full(CHUNK, -1, dtype=np.int64)
         codes = np.zeros((CHUNK, self.code_bytes), dtype=np.uint8)
+        lists = np.full(CHUNK if self.ivf is not None else 0, -1, dtype=np.int32)
         top = min(hi, self.capacity)
         if top > lo:
             ids[: top - lo] = self.ids[lo:top]
             codes[: top - lo] = self.codes[lo:top]
-        return ids, codes
+            if self.ivf is not None:
+                lists[: top - lo] = self.list_of[lo:top]
+        return ids, codes, lists
 
     def _ensure_capacity(self, needed: int) -> None:
         if needed <= self.capacity:
@@ -80,16 +116,28 @@ class Segment:
         # Grow by 1/8 so the idle tail stays small (RAM per vector is a promise).
         new_cap = max(needed, self.capacity + self.capacity // 8)
         new_cap = -(-new_cap // CHUNK) * CHUNK
-        old_codes, old_ids, old_alive = self.codes, self.ids, self.alive
+        old_codes, old_ids, old_alive, old_lists = self.codes, self.ids, self.alive, self.list_of
         self._alloc(new_cap)
         self.codes[: len(old_codes)] = old_codes
         self.ids[: len(old_ids)] = old_ids
         self.alive[: len(old_alive)] = old_alive
+        self.list_of[: len(old_lists)] = old_lists
 
     def apply_upsert(
-        self, plan: SlotPlan | None, slots: np.ndarray, ids: np.ndarray, codes: np.ndarray | None
+        self,
+        plan: SlotPlan | None,
+        slots: np.ndarray,
+        ids: np.ndarray,
+        codes: np.ndarray | None,
+        *,
+        lists: np.ndarray | None = None,
+        sparse_old: SparseChange | None = None,
+        sparse_new: SparseChange | None = None,
     ) -> None:
-        """Publish committed rows: `slots` covers new and replaced points alike."""
+        """Publish committed rows: `slots` covers new and replaced points alike.
+
+        lists: the IVF list of every row (with a trained IVF); sparse_old /
+        sparse_new: the replaced and the new sparse codes (with postings)."""
         with self.lock.exclusive():
             if plan is not None:
                 self._ensure_capacity(plan.new_high)
@@ -101,24 +149,67 @@ class Segment:
                 self.codes[slots] = codes
             self.ids[slots] = ids
             self.alive[slots] = 1
+            if self.lists is not None and lists is not None:
+                self._unlist(slots)
+                self.lists.add(lists, slots)
+                self.list_of[slots] = lists
+            if self.postings is not None:
+                if sparse_old is not None:
+                    keys, at, _ = sparse_old.rows.pairs(sparse_old.slots)
+                    self.postings.remove(keys, at)
+                if sparse_new is not None:
+                    self.postings.add(*sparse_new.rows.pairs(sparse_new.slots))
 
-    def apply_delete(self, slots: np.ndarray) -> None:
+    def _unlist(self, slots: np.ndarray) -> None:
+        old = self.list_of[slots]
+        listed = old >= 0
+        self.lists.remove(old[listed], slots[listed])
+        self.list_of[slots] = -1
+
+    def apply_delete(self, slots: np.ndarray, sparse_old: SparseChange | None = None) -> None:
         with self.lock.exclusive():
             self.alive[slots] = 0
             self.ids[slots] = -1
             self.codes[slots] = 0
+            if self.lists is not None:
+                self._unlist(slots)
+            if self.postings is not None and sparse_old is not None:
+                keys, at, _ = sparse_old.rows.pairs(sparse_old.slots)
+                self.postings.remove(keys, at)
             self.free.extend(int(s) for s in slots)
             self.count -= len(slots)
 
-    def replace_all(self, codec: Codec, ids: np.ndarray, codes: np.ndarray) -> None:
-        """Swap in a whole new state (after training, re-encoding or loading)."""
+    def replace_all(
+        self,
+        codec: Codec,
+        ids: np.ndarray,
+        codes: np.ndarray,
+        *,
+        ivf: IVF | None = None,
+        list_of: np.ndarray | None = None,
+        postings: Postings | None = None,
+    ) -> None:
+        """Swap in a whole new state (after training, re-encoding or loading).
+
+        With an ivf, list_of gives every slot's list; with a postings codec,
+        postings is its complete index over these slots."""
         n = len(ids)
         alive = (ids >= 0).astype(np.uint8)
         free = [int(s) for s in np.flatnonzero(ids < 0)]
+        if ivf is not None:
+            list_of = np.ascontiguousarray(list_of, dtype=np.int32)
+            live = np.flatnonzero(list_of >= 0)
+            lists = Postings.build(ivf.nlist, list_of[live], live)
+        else:
+            list_of, lists = np.zeros(0, np.int32), None
+        if uses_postings(codec) and postings is None:
+            postings = codec.new_postings()
         with self.lock.exclusive():
-            self.codec = codec
+            self.codec, self.ivf = codec, ivf
             self.code_bytes = codes.shape[1]
             self.codes, self.ids, self.alive = codes, ids, alive
+            self.list_of, self.lists = list_of, lists
+            self.postings = postings if uses_postings(codec) else None
             self.n = n
             self.count = int(alive.sum())
             self.free = free[::-1]  # pop from the end reuses the lowest slots first

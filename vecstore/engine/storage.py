@@ -32,7 +32,7 @@ from .rwlock import RWLock
 FORMAT_VERSION = 1
 DEFAULT_MAP_SIZE = 1 << 30  # 1 GiB to start; sparse on disk, grows on demand
 DEFAULT_MAX_MAP_SIZE = 1 << 40  # 1 TiB ceiling; lower it to cap disk use
-MAX_DBS = 2048  # named sub-databases: 5 per collection
+MAX_DBS = 2048  # named sub-databases: 6 per collection
 _LOCK_NAME = "vecstore.lock"
 _T = TypeVar("_T")
 

@@ -8,18 +8,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..config import IVFConfig
 from ..errors import (
     DimensionMismatchError,
     EmptyBatchError,
     InvalidIdError,
     InvalidPayloadError,
     InvalidQueryError,
+    InvalidSparseError,
     InvalidVectorError,
     LengthMismatchError,
 )
+from .sparse_rows import SparseRows
 
 MAX_K = 10_000
 MAX_PAYLOAD_BYTES = 1 << 20
+MAX_SPARSE_NNZ = 1 << 16  # entries in one user sparse code
 
 
 def check_ids(ids: Any, *, allow_empty: bool = False) -> np.ndarray:
@@ -138,3 +142,95 @@ def check_rescore_arg(value: Any) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise InvalidQueryError(f"rescore must be True, False or None, got {value!r}")
+
+
+def round_to_float16(x: np.ndarray) -> np.ndarray:
+    """The values a float16 collection stores, as float32; rejects values float16 cannot hold."""
+    with np.errstate(over="ignore"):
+        half = x.astype(np.float16)
+    finite = np.isfinite(half).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise InvalidVectorError(
+            f"vector {row} overflows float16 (values must fit in +-65504): this collection stores vectors as float16"
+        )
+    return half.astype(np.float32)
+
+
+def check_nprobe_arg(value: Any, ivf: IVFConfig | None, collection: str) -> int | None:
+    if value is None:
+        return None
+    if ivf is None:
+        raise InvalidQueryError(f"nprobe given, but collection '{collection}' has no IVF partitioning")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidQueryError(f"nprobe must be a positive integer, got {value!r}")
+    return int(value)  # above nlist means every list
+
+
+def check_sparse(value: Any, n: int, *, dim: int, weighted: bool, what: str) -> SparseRows:
+    """User sparse codes, one per point (or query): each a sequence of distinct
+    indices in [0, dim), or (indices, weights), or {"indices": ..., "weights": ...}.
+    Weights (positive, finite) only for weighted collections, where they default to 1.
+    Rows come back sorted by index."""
+    owner = "point" if what == "sparse" else "query"
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+        raise InvalidSparseError(f"{what} must be a list with one sparse code per {owner}, got {type(value).__name__}")
+    if len(value) != n:
+        raise LengthMismatchError(f"{n} {owner}s but {len(value)} sparse codes in {what}: expected one per {owner}")
+    indices, weights = [], []
+    for i, entry in enumerate(value):
+        idx, w = _split_sparse_entry(entry, f"{what}[{i}]")
+        idx, w = _check_sparse_row(idx, w, dim=dim, weighted=weighted, where=f"{what}[{i}]")
+        indices.append(idx)
+        weights.append(w)
+    return SparseRows.from_lists(indices, weights if weighted else None)
+
+
+def _split_sparse_entry(entry: Any, where: str) -> tuple[Any, Any]:
+    if isinstance(entry, dict):
+        unknown = set(entry) - {"indices", "weights"}
+        if unknown or "indices" not in entry:
+            raise InvalidSparseError(f"{where}: a dict code needs 'indices' and optionally 'weights', got keys {sorted(entry)}")
+        return entry["indices"], entry.get("weights")
+    if isinstance(entry, tuple) and len(entry) == 2 and all(np.ndim(part) == 1 for part in entry):
+        return entry
+    return entry, None
+
+
+def _check_sparse_row(idx: Any, w: Any, *, dim: int, weighted: bool, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        arr = np.asarray(idx)
+    except Exception as exc:
+        raise InvalidSparseError(f"{where}: indices must be a 1-d sequence of integers: {exc}") from None
+    if arr.size == 0:
+        arr = np.zeros(0, np.int64)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise InvalidSparseError(f"{where}: indices must be a 1-d sequence of integers, got dtype {arr.dtype}, shape {arr.shape}")
+    if len(arr) > MAX_SPARSE_NNZ:
+        raise InvalidSparseError(f"{where}: {len(arr)} indices; the limit is {MAX_SPARSE_NNZ}")
+    if len(arr) and (arr.min() < 0 or arr.max() >= dim):
+        bad = int(arr[(arr < 0) | (arr >= dim)][0])
+        raise InvalidSparseError(f"{where}: index {bad} is outside [0, {dim})")
+    arr = arr.astype(np.int64)
+    order = np.argsort(arr, kind="stable")
+    arr = arr[order]
+    if len(arr) > 1 and (np.diff(arr) == 0).any():
+        raise InvalidSparseError(f"{where}: index {int(arr[1:][np.diff(arr) == 0][0])} repeats: indices must be distinct")
+    if w is None:
+        return arr, np.ones(len(arr), np.float32) if weighted else None
+    if not weighted:
+        raise InvalidSparseError(
+            f"{where}: weights given, but this collection's sparse codes are unweighted "
+            "(create it with SparseQuantization(user_codes=True, weighted=True) to use weights)"
+        )
+    try:
+        wa = np.asarray(w, dtype=np.float64)
+    except Exception as exc:
+        raise InvalidSparseError(f"{where}: weights must be numbers: {exc}") from None
+    if wa.shape != (len(arr),):
+        raise InvalidSparseError(f"{where}: {wa.size} weights for {len(arr)} indices: expected one weight per index")
+    with np.errstate(over="ignore", under="ignore"):
+        w32 = wa[order].astype(np.float32)
+    if not (np.isfinite(w32).all() and (w32 > 0).all()):
+        raise InvalidSparseError(f"{where}: weights must be positive finite float32 numbers")
+    return arr, w32

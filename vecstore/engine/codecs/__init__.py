@@ -5,11 +5,13 @@ from ...config import QuantizationConfig
 from .base import Codec, state_from_bytes, state_to_bytes
 from .binary import BinaryCodec
 from .exact import ExactCodec
+from .sparse import SparseCodec
 
 CODECS: dict[str, type[Codec]] = {
     "none": ExactCodec,
     "binary": BinaryCodec,
 }
+CODECS["sparse"] = SparseCodec
 
 
 def make_codec(config: QuantizationConfig, dim: int, metric: str) -> Codec:

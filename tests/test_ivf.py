@@ -1,0 +1,177 @@
+"""IVF over any kind: partitions learned at a threshold, scans only probed lists."""
+import numpy as np
+import pytest
+
+import vecstore
+from vecstore import BinaryQuantization, CollectionConfig, IVFConfig, SparseQuantization
+from vecstore.engine.codecs.binary import BinaryCodec
+
+from synthetic import clustered, recall_at_k
+
+
+@pytest.fixture(scope="module")
+def data():
+    return clustered(8000, 128, nq=100, n_clusters=32, seed=31)
+
+
+def check_lists(col):
+    """Every live slot is in exactly the list list_of names; nothing else is listed."""
+    seg = col._seg
+    live = np.flatnonzero(seg.alive[: seg.n])
+    assert (seg.list_of[live] >= 0).all()
+    assert (seg.list_of[: seg.n][seg.alive[: seg.n] == 0] == -1).all()
+    listed = np.concatenate([seg.lists.region(l) for l in range(seg.ivf.nlist)])
+    assert sorted(listed.tolist()) == live.tolist()
+    for l in range(seg.ivf.nlist):
+        assert (seg.list_of[seg.lists.region(l)] == l).all()
+
+
+def test_ivf_config_validation_and_round_trip():
+    cfg = IVFConfig(nlist=64, nprobe=4, train_size=1000)
+    assert cfg.threshold == 1000 and IVFConfig(nlist=10).threshold == 390
+    col = CollectionConfig(name="c", dim=8, ivf=cfg)
+    assert CollectionConfig.from_dict(col.to_dict()) == col
+    assert CollectionConfig.from_dict(CollectionConfig(name="c", dim=8).to_dict()).ivf is None
+    assert CollectionConfig(name="c", dim=8, ivf={"nlist": 8, "nprobe": 2}).ivf == IVFConfig(nlist=8, nprobe=2)
+    for bad, message in [
+        (dict(nlist=0), "nlist"),
+        (dict(nlist=8, nprobe=0), "nprobe"),
+        (dict(nlist=8, train_size=4), "train_size"),
+        (dict(nlist=8, nprobes=2), "bad parameters for ivf"),
+    ]:
+        with pytest.raises(vecstore.InvalidConfigError, match=message):
+            CollectionConfig(name="c", dim=8, ivf=bad)
+    with pytest.raises(vecstore.InvalidConfigError, match="ivf must be"):
+        CollectionConfig(name="c", dim=8, ivf="ivf")
+
+
+def test_exact_until_trained_then_probes(db, data):
+    col = db.create_collection("c", dim=128, quantization="none", ivf=IVFConfig(nlist=32, nprobe=1, train_size=5000))
+    col.upsert(data.ids[:4000], data.xb[:4000])
+    assert col.info().extra["ivf_trained"] is False
+    flat = db.create_collection("flat", dim=128, quantization="none")
+    flat.upsert(data.ids[:4000], data.xb[:4000])
+    np.testing.assert_array_equal(col.search(data.xq, k=10).ids, flat.search(data.xq, k=10).ids)
+    col.upsert(data.ids[4000:], data.xb[4000:])
+    assert col.info().extra["ivf_trained"] is True
+    check_lists(col)
+    flat.upsert(data.ids[4000:], data.xb[4000:])
+    truth = flat.search(data.xq, k=10).ids
+    one = recall_at_k(col.search(data.xq, k=10).ids, truth, 10)
+    every = col.search(data.xq, k=10, nprobe=32).ids
+    np.testing.assert_array_equal(every, truth)  # all lists probed: the exact answer
+    assert one < 0.97, one
+
+
+def test_recall_grows_with_nprobe_and_default_floor(db, data):
+    col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000),
+                               ivf=IVFConfig(nlist=32, nprobe=8, train_size=4000))
+    col.upsert(data.ids, data.xb)
+    truth = data.ground_truth(10)
+    recalls = [recall_at_k(col.search(data.xq, k=10, nprobe=p).ids, truth, 10) for p in (1, 2, 8, 32)]
+    assert recalls == sorted(recalls) and recalls[-1] - recalls[0] > 0.03, recalls
+    assert recall_at_k(col.search(data.xq, k=10).ids, truth, 10) >= 0.93
+    # the rerank improves on the raw code ranking with IVF too
+    assert recall_at_k(col.search(data.xq, k=10, rescore=False).ids, truth, 10) < recalls[2] - 0.1
+
+
+def test_scan_visits_only_the_probed_lists(db, data, monkeypatch):
+    col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000),
+                               ivf=IVFConfig(nlist=32, nprobe=2, train_size=4000))
+    col.upsert(data.ids, data.xb)
+    seen = []
+    real = BinaryCodec.search
+
+    def spy(self, codes, alive, q, n_cand):
+        seen.append(len(codes))
+        return real(self, codes, alive, q, n_cand)
+
+    monkeypatch.setattr(BinaryCodec, "search", spy)
+    col.search(data.xq[:10], k=10)
+    seg = col._seg
+    probes = seg.ivf.probe(col._prepare(data.xq[:10], "query"), 2)
+    assert seen == [int(seg.lists.lengths[p].sum()) for p in probes]
+    assert max(seen) < len(data.ids) // 4
+
+
+@pytest.mark.parametrize("metric", ["dot", "l2"])
+def test_updates_and_deletes_keep_lists_exact(db, data, metric):
+    col = db.create_collection("c", dim=128, metric=metric, quantization=BinaryQuantization(train_size=500),
+                               ivf=IVFConfig(nlist=16, nprobe=1, train_size=2000))
+    col.upsert(data.ids[:3000], data.xb[:3000])
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        gone = rng.choice(data.ids[:3000], 200, replace=False)
+        col.delete(gone)
+        moved = rng.choice(data.ids[:3000], 50, replace=False)
+        new = data.xb[rng.integers(0, 8000, 50)] + rng.standard_normal((50, 128)).astype(np.float32) * 0.05
+        col.upsert(moved, new)  # same ids, vectors (most likely) of other clusters
+        fresh = rng.choice(data.ids[3000:], 150, replace=False)
+        col.upsert(fresh, data.xb[rng.integers(0, 8000, 150)] + rng.standard_normal((150, 128)).astype(np.float32) * 0.05)
+        check_lists(col)
+    live = col.get(data.ids).ids
+    res = col.search(col.get(live[:50]).vectors, k=1, nprobe=1)
+    if metric == "l2":  # its own vector is a point's unique nearest, and it sits in the list probed first
+        assert res.ids[:, 0].tolist() == live[:50].tolist()
+    all_res = col.search(data.xq, k=20, nprobe=16)
+    assert np.isin(all_res.ids[all_res.ids >= 0], live).all()
+
+
+def test_reopen_keeps_lists(tmp_path, data):
+    with vecstore.open(tmp_path / "db") as db:
+        col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=500),
+                                   ivf=IVFConfig(nlist=16, nprobe=3, train_size=2000))
+        col.upsert(data.ids, data.xb)
+        col.delete(data.ids[:100])
+        before = col.search(data.xq, k=10)
+        coarse = col.search(data.xq, k=10, rescore=False)
+    with vecstore.open(tmp_path / "db") as db:
+        col = db.get_collection("c")
+        assert col.info().extra["ivf_trained"] and col.config.ivf.nprobe == 3
+        check_lists(col)
+        np.testing.assert_array_equal(col.search(data.xq, k=10).ids, before.ids)
+        np.testing.assert_array_equal(col.search(data.xq, k=10, rescore=False).ids, coarse.ids)
+
+
+def test_ivf_over_sparse_codes(db, data):
+    col = db.create_collection("c", dim=128, quantization=SparseQuantization(expansion_dim=1024, active=16, train_size=500),
+                               ivf=IVFConfig(nlist=16, nprobe=4, train_size=2000))
+    col.upsert(data.ids, data.xb)
+    check_lists(col)
+    truth = data.ground_truth(10)
+    wide = recall_at_k(col.search(data.xq, k=10, nprobe=16).ids, truth, 10)
+    narrow = recall_at_k(col.search(data.xq, k=10, nprobe=1).ids, truth, 10)
+    # narrow probes can even help sparse codes: the lists filter out far points
+    assert wide >= 0.9 and narrow >= 0.75, (narrow, wide)
+    # candidates come only from the probed lists
+    probes = col._seg.ivf.probe(col._prepare(data.xq[:5], "query"), 1)
+    res = col.search(data.xq[:5], k=10, nprobe=1, rescore=False)
+    slots = {int(i): s for s, i in enumerate(col._seg.ids[: col._seg.n]) if i >= 0}
+    for row, p in zip(res.ids, probes):
+        assert all(col._seg.list_of[slots[int(i)]] == p[0] for i in row if i >= 0)
+
+
+def test_optimize_with_fewer_points_than_lists(db, rng):
+    col = db.create_collection("c", dim=8, quantization=BinaryQuantization(train_size=5), ivf=IVFConfig(nlist=50))
+    col.upsert(np.arange(20), rng.standard_normal((20, 8)))
+    col.optimize()
+    assert col.info().trained and not col.info().extra["ivf_trained"]
+    assert (col.search(rng.standard_normal(8), k=5).ids >= 0).all()
+    col.upsert(np.arange(20, 80), rng.standard_normal((60, 8)))
+    col.optimize()  # explicit: nlist points are enough
+    assert col.info().extra["ivf_trained"]
+    check_lists(col)
+
+
+def test_nprobe_argument_checks(db, rng):
+    plain = db.create_collection("plain", dim=4, quantization="none")
+    plain.upsert([1], rng.standard_normal((1, 4)))
+    with pytest.raises(vecstore.InvalidQueryError, match="no IVF"):
+        plain.search(np.ones(4), nprobe=2)
+    col = db.create_collection("c", dim=4, quantization="none", ivf=IVFConfig(nlist=8, nprobe=2))
+    col.upsert([1], rng.standard_normal((1, 4)))
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(vecstore.InvalidQueryError, match="nprobe must be a positive integer"):
+            col.search(np.ones(4), nprobe=bad)
+    assert col.search(np.ones(4), k=1, nprobe=8).ids[0, 0] == 1  # untrained: accepted, exact
+    assert col.search(np.ones(4), k=1, nprobe=100).ids[0, 0] == 1  # above nlist: every list

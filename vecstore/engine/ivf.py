@@ -1,0 +1,70 @@
+"""IVF coarse partitioning: k-means centroids, list assignment, probing.
+
+The centroids are learned by faiss k-means over prepared vectors (spherical
+k-means for cosine, whose vectors are unit length). A vector's list and a
+query's probe order use the same rule, the collection's own metric: largest
+inner product with the centroid for cosine and dot, smallest Euclidean
+distance for l2 (as faiss's IndexIVF does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_BLOCK = 16_384  # rows per BLAS block: bounds the (rows, nlist) score matrix
+KMEANS_SEED = 1234
+KMEANS_ITERATIONS = 20
+
+
+class IVF:
+    def __init__(self, centroids: np.ndarray, metric: str) -> None:
+        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.metric = metric
+        self._half_sq = 0.5 * (self.centroids * self.centroids).sum(axis=1)
+
+    @property
+    def nlist(self) -> int:
+        return len(self.centroids)
+
+    @classmethod
+    def train(cls, x: np.ndarray, nlist: int, metric: str) -> "IVF":
+        import faiss  # training only: keeps faiss off the import path of searches
+
+        kmeans = faiss.Kmeans(
+            x.shape[1], nlist, niter=KMEANS_ITERATIONS, seed=KMEANS_SEED,
+            spherical=metric == "cosine", verbose=False,
+        )
+        kmeans.train(np.ascontiguousarray(x, dtype=np.float32))
+        return cls(kmeans.centroids, metric)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"centroids": self.centroids}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], metric: str) -> "IVF":
+        return cls(state["centroids"], metric)
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        """(n, nlist), higher is better: <x, c>, or <x, c> - |c|^2 / 2 for l2
+        (the same order as -|x - c|^2, without |x|^2)."""
+        s = x @ self.centroids.T
+        if self.metric == "l2":
+            s -= self._half_sq
+        return s
+
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """The list of every vector: int32 (n,)."""
+        out = np.empty(len(x), np.int32)
+        for lo in range(0, len(x), _BLOCK):
+            out[lo : lo + _BLOCK] = self._scores(x[lo : lo + _BLOCK]).argmax(axis=1)
+        return out
+
+    def probe(self, q: np.ndarray, nprobe: int) -> np.ndarray:
+        """The nprobe best lists of every query, best first: int64 (nq, nprobe)."""
+        nprobe = min(nprobe, self.nlist)
+        s = self._scores(q)
+        if nprobe < self.nlist:
+            part = np.argpartition(-s, nprobe - 1, axis=1)[:, :nprobe]
+        else:
+            part = np.broadcast_to(np.arange(self.nlist), s.shape)
+        order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(part, order, axis=1).astype(np.int64)

@@ -1,0 +1,128 @@
+"""Slot lists per key, in one pool, updated in place: the RAM inverted index.
+
+Used twice: the postings of a sparse codec (key = sparse dimension) and the
+lists of an IVF partition (key = list number). Key d owns the region
+slots[starts[d] : starts[d] + lengths[d]] with room for caps[d] entries. A
+region that outgrows its room moves to the end of the pool with 1.5x the room
+it needs, leaving a hole; when holes pass a quarter of the pool, the pool
+is compacted. Every region stays sorted by slot, so a scan meets the slots
+of a list in the same order whatever the order of updates (ties between
+equal codes then break the same way before and after a reopen).
+
+Not thread-safe on its own: the segment mutates it under its exclusive lock
+and scans it under the shared one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from native.sparse import copy_regions, postings_append, postings_remove, sort_regions
+
+from ..errors import InternalError
+
+_MIN_ROOM = 4  # entries a region gets when it first grows
+_MIN_COMPACT = 1 << 16  # never compact a pool smaller than this
+
+
+class Postings:
+    def __init__(self, n_keys: int, weighted: bool = False) -> None:
+        self.n_keys = n_keys
+        self.weighted = weighted
+        self.slots = np.zeros(0, np.int32)
+        self.weights = np.zeros(0, np.float32)
+        self.starts = np.zeros(n_keys, np.int64)
+        self.lengths = np.zeros(n_keys, np.int64)
+        self.caps = np.zeros(n_keys, np.int64)
+        self.top = 0  # pool positions [0, top) belong to some region or hole
+        self.entries = 0
+
+    @classmethod
+    def build(cls, n_keys: int, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None) -> "Postings":
+        """A pool sized to its contents (plus the compaction slack)."""
+        p = cls(n_keys, weighted=weights is not None)
+        keys = np.asarray(keys, np.int64)
+        p.caps = _room(np.bincount(keys, minlength=n_keys).astype(np.int64))
+        p.starts = np.cumsum(p.caps) - p.caps
+        p._reserve(int(p.caps.sum()), exact=True)
+        p.top = int(p.caps.sum())
+        p.add(keys, slots, weights)
+        return p
+
+    # -- updates ------------------------------------------------------------------
+    def add(self, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None) -> None:
+        keys = np.asarray(keys, np.int64)
+        if not len(keys):
+            return
+        if keys.min() < 0 or keys.max() >= self.n_keys:
+            raise InternalError(f"posting key outside [0, {self.n_keys})")
+        counts = np.bincount(keys, minlength=self.n_keys)
+        need = self.lengths + counts
+        grow = np.flatnonzero(need > self.caps)
+        if len(grow):
+            self._move(grow, np.maximum(need[grow] + need[grow] // 2, _MIN_ROOM))
+        if (need > self.caps).any():  # the kernel trusts capacity: never let it write past a region
+            raise InternalError("posting pool lacks room for an append")
+        w = np.asarray(weights, np.float32) if self.weighted else np.zeros(0, np.float32)
+        postings_append(self.slots, self.weights, self.starts, self.lengths, keys, np.asarray(slots, np.int64), w)
+        sort_regions(self.slots, self.weights, self.starts, self.lengths, np.flatnonzero(counts))
+        self.entries += len(keys)
+        holes = self.top - int(self.caps.sum())
+        if self.top > _MIN_COMPACT and holes > self.top // 4:
+            self.compact()
+
+    def remove(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        keys = np.asarray(keys, np.int64)
+        if not len(keys):
+            return
+        missing = postings_remove(self.slots, self.weights, self.starts, self.lengths, keys, np.asarray(slots, np.int64))
+        if missing:
+            raise InternalError(f"{missing} posting entries to remove were not found: RAM index out of step")
+        self.entries -= len(keys)
+        if self.top > _MIN_COMPACT and self.top > 2 * self.entries + _MIN_COMPACT:
+            self.compact()
+
+    def _move(self, keys: np.ndarray, rooms: np.ndarray) -> None:
+        """Give `keys` new regions of `rooms` entries at the end of the pool."""
+        dst = self.top + np.cumsum(rooms) - rooms
+        self._reserve(self.top + int(rooms.sum()))
+        copy_regions(self.slots, self.weights, self.slots, self.weights, self.starts[keys], self.lengths[keys], dst)
+        self.starts[keys] = dst
+        self.caps[keys] = rooms
+        self.top += int(rooms.sum())
+
+    def _reserve(self, size: int, exact: bool = False) -> None:
+        if size <= len(self.slots):
+            return
+        if not exact:
+            size = max(size, len(self.slots) + len(self.slots) // 4)
+        slots = np.zeros(size, np.int32)
+        slots[: self.top] = self.slots[: self.top]
+        self.slots = slots
+        if self.weighted:
+            weights = np.zeros(size, np.float32)
+            weights[: self.top] = self.weights[: self.top]
+            self.weights = weights
+
+    def compact(self) -> None:
+        """Rewrite the pool without holes, each region keeping 1/8 spare room."""
+        rooms = _room(self.lengths)
+        dst = np.cumsum(rooms) - rooms
+        size = int(rooms.sum())
+        slots = np.zeros(size, np.int32)
+        weights = np.zeros(size if self.weighted else 0, np.float32)
+        copy_regions(self.slots, self.weights, slots, weights, self.starts, self.lengths, dst)
+        self.slots, self.weights = slots, weights
+        self.starts, self.caps, self.top = dst.astype(np.int64), rooms, size
+
+    # -- reads ---------------------------------------------------------------------
+    def region(self, key: int) -> np.ndarray:
+        lo = self.starts[key]
+        return self.slots[lo : lo + self.lengths[key]]
+
+    def nbytes(self) -> int:
+        return self.slots.nbytes + self.weights.nbytes + self.starts.nbytes + self.lengths.nbytes + self.caps.nbytes
+
+
+def _room(lengths: np.ndarray) -> np.ndarray:
+    """Capacity for regions of these lengths: 1/8 spare, none for empty keys."""
+    return np.where(lengths > 0, lengths + lengths // 8 + 1, 0).astype(np.int64)

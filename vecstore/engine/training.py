@@ -1,0 +1,313 @@
+"""Training and re-encoding: learn the codec and the IVF centroids from LMDB,
+encode every point, install the result in one write transaction.
+
+The long part (reading vectors, fitting, encoding) holds no lock: searches
+keep scanning the old codes and writes keep committing. Slots written
+meanwhile are tracked (`Collection._changed`) and encoded again, under the
+write lock, just before the install. The install is a single LMDB
+transaction (chunks, codec state, IVF centroids, generated sparse codes)
+followed by one swap of the RAM segment: an exception or a crash before the
+commit leaves the old codes in use, on disk and in RAM.
+
+Three modes:
+  auto      the collection crossed a threshold (see `due`): learn what is due
+  optimize  explicit: learn everything again from the current vectors
+  reload    at open, persisted codes were missing or stale: keep the learned
+            parameters that were read back, re-encode from the vectors
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .codecs import Codec, make_codec, state_from_bytes, state_to_bytes
+from .ivf import IVF
+from .persist import CHUNK, chunk_value, decode_chunks
+from .postings import Postings
+from .segment import uses_postings
+from .sparse_rows import SparseRows
+
+if TYPE_CHECKING:
+    from .collection import Collection
+
+TRAIN_SAMPLE = 262_144  # vectors a codec or k-means learns from at most
+ENCODE_BLOCK = 65_536  # vectors read and encoded per step
+
+
+def due(col: "Collection") -> bool:
+    """Has the collection reached a training threshold it has not trained at yet?"""
+    seg = col._seg
+    if not seg.codec.trained and seg.count >= max(seg.codec.train_size(), 1):
+        return True
+    ivf = col.config.ivf
+    return ivf is not None and seg.ivf is None and seg.count >= ivf.threshold
+
+
+def _generated_sparse(codec: Codec) -> bool:
+    return uses_postings(codec) and bool(getattr(codec, "generated", False))
+
+
+@dataclass
+class _Encoded:
+    """Codes of slots [0, n) under construction."""
+
+    codes: np.ndarray
+    list_of: np.ndarray | None
+    sparse_slots: list[np.ndarray] = field(default_factory=list)
+    sparse_rows: list[SparseRows] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls, n: int, codec: Codec, ivf: IVF | None) -> "_Encoded":
+        code_bytes = codec.code_bytes if codec.trained else 0
+        return cls(np.zeros((n, code_bytes), np.uint8), np.full(n, -1, np.int32) if ivf is not None else None)
+
+    def resize(self, n: int) -> None:
+        if n > len(self.codes):
+            codes = np.zeros((n, self.codes.shape[1]), np.uint8)
+            codes[: len(self.codes)] = self.codes
+            self.codes = codes
+            if self.list_of is not None:
+                self.list_of = np.concatenate([self.list_of, np.full(n - len(self.list_of), -1, np.int32)])
+
+    def forget(self, slots: np.ndarray) -> None:
+        """Clear what was encoded for `slots` (to be encoded again)."""
+        self.codes[slots] = 0
+        if self.list_of is not None:
+            self.list_of[slots] = -1
+        for i, at in enumerate(self.sparse_slots):
+            keep = np.flatnonzero(~np.isin(at, slots))
+            if len(keep) < len(at):
+                self.sparse_slots[i] = at[keep]
+                self.sparse_rows[i] = self.sparse_rows[i].take(keep)
+
+
+def _encode_into(col: "Collection", enc: _Encoded, codec: Codec, ivf: IVF | None,
+                 slots: np.ndarray, ids: np.ndarray, *, tolerant: bool) -> None:
+    """Encode the points ids[i] (held in slots[i]) from LMDB, reading in id order.
+
+    tolerant: ids deleted meanwhile are skipped (their slots are re-done at install)."""
+    order = np.argsort(ids, kind="stable")
+    for lo in range(0, len(order), ENCODE_BLOCK):
+        pick = order[lo : lo + ENCODE_BLOCK]
+        x, found = col._read_vectors(ids[pick], tolerant=tolerant)
+        at = slots[pick[found]]
+        xp = col._prepare(x[found], "stored vector", check=False)
+        if enc.codes.shape[1]:
+            enc.codes[at] = codec.encode(xp)
+        if ivf is not None:
+            enc.list_of[at] = ivf.assign(xp)
+        if _generated_sparse(codec):
+            enc.sparse_slots.append(at)
+            enc.sparse_rows.append(codec.encode_sparse(xp))
+
+
+def _sample(col: "Collection", live_ids: np.ndarray) -> np.ndarray:
+    if len(live_ids) > TRAIN_SAMPLE:
+        rng = np.random.default_rng(0)
+        live_ids = np.sort(rng.choice(live_ids, TRAIN_SAMPLE, replace=False))
+    x, found = col._read_vectors(live_ids, tolerant=True)
+    return col._prepare(x[found], "stored vector", check=False)
+
+
+def _fit(col: "Collection", snap: np.ndarray, mode: str, codec: Codec, ivf: IVF | None) -> tuple[Codec, IVF | None]:
+    cfg = col.config
+    live_ids = np.sort(snap[snap >= 0])
+    count = len(live_ids)
+    cache: list[np.ndarray] = []
+
+    def sample() -> np.ndarray:
+        if not cache:
+            cache.append(_sample(col, live_ids))
+        return cache[0]
+
+    def train_ivf() -> IVF | None:
+        x = sample()
+        return IVF.train(x, cfg.ivf.nlist, col.metric) if len(x) >= cfg.ivf.nlist else None
+
+    if mode == "reload":
+        if not codec.trained and count >= max(codec.train_size(), 1):
+            codec = make_codec(cfg.quantization, col.dim, col.metric).fit(sample())
+        if cfg.ivf is not None and ivf is None and count >= cfg.ivf.threshold:
+            ivf = train_ivf()
+        return codec, ivf
+    explicit = mode == "optimize"
+    codec = make_codec(cfg.quantization, col.dim, col.metric)
+    if not codec.trained and count and (explicit or count >= codec.train_size()):
+        codec = codec.fit(sample())
+    ivf = None
+    if cfg.ivf is not None and count >= (cfg.ivf.nlist if explicit else cfg.ivf.threshold):
+        ivf = train_ivf()
+    return codec, ivf
+
+
+def _slot_ids_from_lmdb(col: "Collection") -> np.ndarray:
+    """slot -> id (-1 free) from the `slots` sub-database."""
+    with col._storage.read() as txn:
+        pairs = list(txn.cursor(db=col._dbs["slots"]).iternext(keys=True, values=True))
+    point_ids = np.frombuffer(b"".join(p[0] for p in pairs), dtype=">u8").astype(np.int64)
+    point_slots = np.frombuffer(b"".join(p[1] for p in pairs), dtype="<u8").astype(np.int64)
+    ids = np.full(int(point_slots.max()) + 1 if len(point_slots) else 0, -1, dtype=np.int64)
+    ids[point_slots] = point_ids
+    return ids
+
+
+def train(col: "Collection", *, mode: str, codec: Codec | None = None, ivf: IVF | None = None) -> bool:
+    """Fit, encode and install (see the module doc). Returns False when an
+    automatic run found nothing due or another run in progress."""
+    if not col._training_lock.acquire(blocking=mode != "auto"):
+        return False
+    try:
+        if mode == "auto" and not due(col):
+            return False
+        with col._storage.write_lock:
+            col._check_usable()
+            seg = col._seg
+            if mode == "reload":
+                snap = _slot_ids_from_lmdb(col)
+            else:
+                snap = seg.ids[: seg.n].copy()
+                codec, ivf = seg.codec, seg.ivf
+            col._changed = []
+        try:
+            codec, ivf = _fit(col, snap, mode, codec, ivf)
+            enc = _Encoded.empty(len(snap), codec, ivf)
+            live = np.flatnonzero(snap >= 0)
+            _encode_into(col, enc, codec, ivf, live, snap[live], tolerant=True)
+            with col._storage.write_lock:
+                col._check_usable()
+                changed, col._changed = col._changed, None
+                ids = snap if mode == "reload" else seg.ids[: seg.n].copy()
+                _install(col, codec, ivf, enc, ids, len(snap), changed)
+        finally:
+            col._changed = None
+    finally:
+        col._training_lock.release()
+    return True
+
+
+def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
+             ids: np.ndarray, n_snap: int, changed: list[np.ndarray]) -> None:
+    """Under the write lock: redo the slots written since the snapshot, then
+    persist everything in one transaction and swap the segment."""
+    n = len(ids)
+    enc.resize(n)
+    redo = np.unique(np.concatenate([*changed, np.arange(n_snap, n, dtype=np.int64)])).astype(np.int64)
+    redo = redo[redo < n]
+    if len(redo):
+        enc.forget(redo)
+        live = redo[ids[redo] >= 0]
+        _encode_into(col, enc, codec, ivf, live, ids[live], tolerant=False)
+
+    postings, sparse_slots, sparse_rows = None, None, None
+    if _generated_sparse(codec):
+        sparse_slots = np.concatenate(enc.sparse_slots) if enc.sparse_slots else np.zeros(0, np.int64)
+        sparse_rows = SparseRows.concat(enc.sparse_rows, weighted=False)
+        postings = Postings.build(codec.config.expansion_dim, *sparse_rows.pairs(sparse_slots))
+    elif uses_postings(codec):
+        postings = col._seg.postings  # user codes: unchanged by training
+
+    persist_codes = enc.codes.shape[1] > 0 and codec.persist_codes
+    n_chunks = -(-n // CHUNK)
+    padded_ids = np.full(n_chunks * CHUNK, -1, np.int64)
+    padded_ids[:n] = ids
+    padded_lists = None
+    if ivf is not None:
+        padded_lists = np.full(n_chunks * CHUNK, -1, np.int32)
+        padded_lists[:n] = enc.list_of
+
+    def write(txn) -> None:
+        chunks_db, meta_db = col._dbs["chunks"], col._dbs["meta"]
+        txn.drop(chunks_db, delete=False)
+        for chunk in range(n_chunks):
+            lo, hi = chunk * CHUNK, (chunk + 1) * CHUNK
+            codes = None
+            if persist_codes:
+                codes = np.zeros((CHUNK, enc.codes.shape[1]), np.uint8)
+                codes[: max(0, min(hi, n) - lo)] = enc.codes[lo:hi]
+            lists = None if padded_lists is None else padded_lists[lo:hi]
+            txn.put(chunk.to_bytes(8, "big"), chunk_value(padded_ids[lo:hi], codes, lists), db=chunks_db)
+        state = codec.state()
+        if state:
+            txn.put(b"codec", state_to_bytes(state), db=meta_db)
+        else:
+            txn.delete(b"codec", db=meta_db)
+        if ivf is not None:
+            txn.put(b"ivf", state_to_bytes(ivf.state()), db=meta_db)
+        else:
+            txn.delete(b"ivf", db=meta_db)
+        if sparse_rows is not None:
+            sparse_db = col._dbs["sparse"]
+            txn.drop(sparse_db, delete=False)
+            point_ids = ids[sparse_slots]
+            order = np.argsort(point_ids)
+            values = sparse_rows.to_values()
+            raw_keys = np.asarray(point_ids[order], dtype=">u8").tobytes()
+            with txn.cursor(db=sparse_db) as cur:
+                cur.putmulti([(raw_keys[8 * j : 8 * j + 8], values[i]) for j, i in enumerate(order)], append=True)
+
+    col._storage.write(write)
+    col._seg.replace_all(codec, ids, enc.codes, ivf=ivf, list_of=enc.list_of, postings=postings)
+
+
+# -- open: read the persisted segment back --------------------------------------------
+def load(col: "Collection") -> None:
+    """Read the persisted segment; rebuild it from the vectors when it is
+    missing, stale or unreadable."""
+    meta = col._dbs["meta"]
+    with col._storage.read() as txn:
+        raw_state = txn.get(b"codec", db=meta)
+        raw_ivf = txn.get(b"ivf", db=meta)
+        n_vectors = int(txn.stat(col._dbs["vectors"])["entries"])
+        chunks = list(txn.cursor(db=col._dbs["chunks"]).iternext(keys=True, values=True))
+    codec = make_codec(col.config.quantization, col.dim, col.metric)
+    ivf = None
+    try:
+        if raw_state is not None:
+            codec = codec.with_state(state_from_bytes(raw_state))
+        if raw_ivf is not None and col.config.ivf is not None:
+            ivf = IVF.from_state(state_from_bytes(raw_ivf), col.metric)
+        code_bytes = codec.code_bytes if codec.trained and codec.persist_codes else 0
+        ids, codes, list_of = decode_chunks(chunks, code_bytes, ivf is not None)
+    except (ValueError, KeyError, OSError) as exc:
+        col._database._log(f"collection '{col.name}': persisted codes unreadable ({exc}); rebuilding")
+        train(col, mode="reload", codec=codec, ivf=ivf)
+        return
+    live = ids >= 0
+    stale = int(live.sum()) != n_vectors or (ivf is not None and bool((list_of[live] < 0).any()))
+    postings = None
+    if not stale and uses_postings(codec):
+        postings, complete = _load_postings(col, codec, ids)
+        if not complete:
+            if _generated_sparse(codec):
+                stale = True
+            else:
+                col._database._log(f"collection '{col.name}': some points have no stored sparse code")
+    if stale:
+        col._database._log(f"collection '{col.name}': persisted codes are stale; rebuilding")
+        train(col, mode="reload", codec=codec, ivf=ivf)
+        return
+    if codec.trained and not codec.persist_codes:
+        enc = _Encoded.empty(len(ids), codec, None)
+        slots = np.flatnonzero(live)
+        _encode_into(col, enc, codec, None, slots, ids[slots], tolerant=False)
+        codes = enc.codes
+    col._seg.replace_all(codec, ids, codes, ivf=ivf, list_of=list_of, postings=postings)
+
+
+def _load_postings(col: "Collection", codec: Codec, ids: np.ndarray) -> tuple[Postings, bool]:
+    """The postings of the stored sparse codes, and whether every live point has one."""
+    with col._storage.read() as txn:
+        pairs = list(txn.cursor(db=col._dbs["sparse"]).iternext(keys=True, values=True))
+    point_ids = np.frombuffer(b"".join(p[0] for p in pairs), dtype=">u8").astype(np.int64)
+    live = np.flatnonzero(ids >= 0)
+    order = np.argsort(ids[live])
+    sorted_ids = ids[live][order]
+    pos = np.minimum(np.searchsorted(sorted_ids, point_ids), max(len(sorted_ids) - 1, 0))
+    known = (sorted_ids[pos] == point_ids) if len(sorted_ids) else np.zeros(len(point_ids), bool)
+    rows = SparseRows.from_values([pairs[i][1] for i in np.flatnonzero(known)], codec.config.weighted)
+    slots = live[order[pos[known]]]
+    postings = codec.new_postings()
+    postings.add(*rows.pairs(slots))
+    return postings, bool(known.all()) and len(point_ids) == len(live)
