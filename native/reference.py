@@ -93,3 +93,48 @@ def rerank_topk_ref(xq, vecs, cand, k, metric):
         out_s[q, : order.size] = s[order]
         out_r[q, : order.size] = rows[order]
     return out_s, out_r
+
+
+def quantize_planes_ref(x, bits):
+    """B-bit integers u = clip(round(x / delta + h)), delta = max|x| / h, h = (2^B - 1) / 2, as bit planes."""
+    x = np.asarray(x, dtype=np.float32)
+    top = (1 << bits) - 1
+    h = top / 2.0
+    amax = np.abs(x).max(axis=1, keepdims=True)
+    scale = np.where(amax > 0, h / np.where(amax > 0, amax, 1), 0.0)
+    u = np.clip(np.floor(x * scale + h + 0.5), 0, top).astype(np.int64)
+    w = -(-x.shape[1] // 64)
+    planes = np.zeros((x.shape[0], bits, w), dtype=np.uint64)
+    for j in range(bits):
+        bitsj = np.zeros((x.shape[0], w * 64), dtype=np.uint8)
+        bitsj[:, : x.shape[1]] = (u >> j) & 1
+        planes[:, j] = np.packbits(bitsj, axis=1, bitorder="little").view(np.uint64)
+    return planes
+
+
+def bitplane_distances_ref(codes, planes):
+    """D[q, r] = sum_i |u_i - (2^B - 1) b_i|, from unpacked bits (independent of the XOR identity)."""
+    codes = np.asarray(codes, dtype=np.uint64)
+    planes = np.asarray(planes, dtype=np.uint64)
+    nb = planes.shape[1]
+    b = np.unpackbits(codes.view(np.uint8), axis=1, bitorder="little").astype(np.int64)
+    u = np.zeros((planes.shape[0], b.shape[1]), dtype=np.int64)
+    for j in range(nb):
+        u += np.unpackbits(np.ascontiguousarray(planes[:, j]).view(np.uint8), axis=1, bitorder="little").astype(np.int64) << j
+    top = (1 << nb) - 1
+    return np.abs(u[:, None, :] - top * b[None, :, :]).sum(axis=2).astype(np.int32)
+
+
+def bitplane_topk_ref(codes, planes, k, alive=None):
+    d = bitplane_distances_ref(codes, planes)
+    nq, n = d.shape
+    rows = np.arange(n, dtype=np.int64)
+    keep = np.ones(n, bool) if alive is None else np.asarray(alive) != 0
+    out_d = np.full((nq, k), PAD_DIST, np.int32)
+    out_i = np.full((nq, k), PAD_IDX, np.int64)
+    for q in range(nq):
+        dq, rq = d[q, keep], rows[keep]
+        order = np.lexsort((rq, dq))[:k]
+        out_d[q, : order.size] = dq[order]
+        out_i[q, : order.size] = rq[order]
+    return out_d, out_i

@@ -55,10 +55,23 @@ class BinaryCodec(Codec):
 
     def search(self, codes, alive, q, n_cand):
         words = codes.view(np.uint64)
-        dist, slots = native.hamming_topk(words, self._signs(q), n_cand, alive)
+        signs = self._signs(q)
+        if self.config.scoring == "asymmetric":
+            centered = q if self.mean is None else q - self.mean
+            _, slots = native.bitplane_topk(words, native.quantize_planes(centered, self.config.query_bits), n_cand, alive)
+            dist = _hamming_of(words, signs, slots)
+        else:
+            dist, slots = native.hamming_topk(words, signs, n_cand, alive)
         # Approximate similarity from the angle estimate theta ~ pi * h / d
         # (sign random-projection relation); only shown when rescore=False.
         cos = np.cos(np.pi * np.minimum(dist, self.dim) / self.dim).astype(np.float32)
         scores = -(2.0 - 2.0 * cos) if self.metric == "l2" else cos
         scores = np.where(slots >= 0, scores, -np.inf).astype(np.float32)
         return slots, scores
+
+
+def _hamming_of(words: np.ndarray, signs: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Hamming distances of the chosen slots only (-1 slots get the maximum)."""
+    picked = words[np.maximum(slots, 0)]  # (nq, c, w)
+    dist = np.bitwise_count(picked ^ signs[:, None, :]).sum(axis=2)
+    return np.where(slots >= 0, dist, 1 << 30)
