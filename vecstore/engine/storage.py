@@ -164,6 +164,13 @@ class Storage:
     def forget_db(self, name: str) -> None:
         self._dbs.pop(name, None)
 
+    def copy_to(self, dest: str) -> None:
+        """Consistent, compacted copy of the environment (LMDB copies inside one
+        read transaction, so concurrent writers neither block nor tear it)."""
+        with self._txn_lock.shared():
+            self._check_open()
+            self.env.copy(dest, compact=True)
+
     def disk_bytes(self) -> int:
         return os.path.getsize(os.path.join(self.path, "data.mdb"))
 
