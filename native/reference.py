@@ -56,11 +56,15 @@ def pack_signs_ref(x):
 
 
 def exact_scores_ref(xq, vecs, metric):
-    """S[q, i] = <xq[q], vecs[i]> ("dot") or ||xq[q] - vecs[i]||^2 ("l2"), computed in float64."""
+    """S[q, i] = <xq[q], vecs[i]> ("dot"), ||xq[q] - vecs[i]||^2 ("l2") or
+    <xq[q], vecs[i]> / ||vecs[i]|| ("cosine"), computed in float64."""
     a = np.asarray(xq, np.float64)
     b = np.asarray(vecs, np.float64)
     if metric == "dot":
         s = a @ b.T
+    elif metric == "cosine":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (a @ b.T) / np.linalg.norm(b, axis=1)[None, :]
     elif metric == "l2":
         s = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     else:
@@ -80,8 +84,8 @@ def rerank_topk_ref(xq, vecs, cand, k, metric):
     xq = np.asarray(xq)
     cand = np.asarray(cand)
     nq = cand.shape[0]
-    sign = -1.0 if metric == "dot" else 1.0
-    pad = -np.inf if metric == "dot" else np.inf
+    sign = 1.0 if metric == "l2" else -1.0
+    pad = np.inf if metric == "l2" else -np.inf
     out_s = np.full((nq, k), pad, np.float32)
     out_r = np.full((nq, k), -1, np.int64)
     for q in range(nq):

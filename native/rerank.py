@@ -2,8 +2,11 @@
 
 Metrics (x = a stored vector, q = a query):
 
-    "dot":  s(q, x) = sum_t q[t] * x[t]          larger is better
-    "l2":   s(q, x) = sum_t (q[t] - x[t])**2     smaller is better
+    "dot":    s(q, x) = sum_t q[t] * x[t]          larger is better
+    "l2":     s(q, x) = sum_t (q[t] - x[t])**2     smaller is better
+    "cosine": s(q, x) = <q, x> / ||x||             larger is better (q is expected
+              unit-length already; x is normalized on the fly, in the same pass
+              as the dot product, so stored vectors need no separate copy)
 
 Inner loops are float32 with the fastmath flags ``reassoc`` and ``contract`` so that
 LLVM may reassociate the sums (and fuse multiply-adds) and vectorize them (16 lanes on AVX-512).  The result therefore differs
@@ -18,7 +21,8 @@ from numba import njit
 
 __all__ = ["rerank_topk", "exact_scores"]
 
-_METRICS = {"dot": 0, "l2": 1}
+_METRICS = {"dot": 0, "l2": 1, "cosine": 2}
+_DOT, _L2, _COSINE = 0, 1, 2
 
 # Only reassociation (lets LLVM split the sum into vector lanes) and contraction (FMA).
 # Deliberately not the full fastmath set: "nnan"/"ninf" would let LLVM assume scores are
@@ -34,6 +38,25 @@ def _dot(a, b):
     for t in range(a.shape[0]):
         s += a[t] * b[t]
     return s
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _cosine(a, b):
+    s = np.float32(0.0)
+    nb = np.float32(0.0)
+    for t in range(a.shape[0]):
+        s += a[t] * b[t]
+        nb += b[t] * b[t]
+    return s / np.sqrt(nb)  # a zero row gives NaN (or inf/0): dropped as "no candidate"
+
+
+@njit(cache=True, nogil=True)
+def _score(mcode, a, b):
+    if mcode == _L2:
+        return _sqdist(a, b)
+    if mcode == _COSINE:
+        return _cosine(a, b)
+    return _dot(a, b)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -83,7 +106,8 @@ def _sift_up(hk, hr, pos):
 
 
 @njit(cache=True, nogil=True)
-def _rerank_kernel(xq, vecs, cand, k, is_l2):
+def _rerank_kernel(xq, vecs, cand, k, mcode):
+    is_l2 = mcode == _L2
     nq, c = cand.shape
     out_s = np.empty((nq, k), np.float32)
     out_r = np.full((nq, k), -1, np.int64)
@@ -110,11 +134,10 @@ def _rerank_kernel(xq, vecs, cand, k, is_l2):
             if r == prev:
                 continue
             prev = r
-            if is_l2:
-                key = _sqdist(xqq, vecs[r])
-            else:
-                key = -_dot(xqq, vecs[r])
-            if key != key:  # NaN score: treated as "no candidate"
+            key = _score(mcode, xqq, vecs[r])
+            if not is_l2:
+                key = -key
+            if key != key:  # NaN score: treated as "no candidate"  # NaN score: treated as "no candidate"
                 continue
             if size < k:
                 hk[size] = key
@@ -143,7 +166,7 @@ def _rerank_kernel(xq, vecs, cand, k, is_l2):
 
 
 @njit(cache=True, nogil=True)
-def _exact_scores_kernel(xq, vecs, is_l2):
+def _exact_scores_kernel(xq, vecs, mcode):
     nq = xq.shape[0]
     m = vecs.shape[0]
     out = np.empty((nq, m), np.float32)
@@ -152,17 +175,14 @@ def _exact_scores_kernel(xq, vecs, is_l2):
     for i in range(m):
         v = vecs[i]
         for q in range(nq):
-            if is_l2:
-                out[q, i] = _sqdist(xq[q], v)
-            else:
-                out[q, i] = _dot(xq[q], v)
+            out[q, i] = _score(mcode, xq[q], v)
     return out
 
 
 def _check_metric(metric):
     if metric not in _METRICS:
-        raise ValueError(f"metric must be 'dot' or 'l2', got {metric!r}")
-    return metric == "l2"
+        raise ValueError(f"metric must be one of {sorted(_METRICS)}, got {metric!r}")
+    return _METRICS[metric]
 
 
 def _as_f32_2d(a, name):
@@ -179,13 +199,14 @@ def rerank_topk(xq, vecs, cand, k, metric):
     """Exact top-k over per-query candidate rows.
 
     xq float32 (nq, d); vecs float32 (m, d); cand int64 (nq, c) row indices into vecs,
-    -1 = no candidate; metric "dot" (score = <q, x>, higher is better) or "l2" (score =
-    squared L2 distance, lower is better).  Returns (scores float32 (nq, k), rows int64
+    -1 = no candidate; metric "dot" (score = <q, x>, higher is better), "cosine" (score =
+    <q, x> / ||x||, q already unit-length, higher is better) or "l2" (score = squared L2
+    distance, lower is better).  Returns (scores float32 (nq, k), rows int64
     (nq, k)), best first.  Ties on score go to the smaller row index; duplicate rows in
     one query count once; NaN scores are dropped.  Padding: row -1, score -inf ("dot")
     or +inf ("l2").
     """
-    is_l2 = _check_metric(metric)
+    mcode = _check_metric(metric)
     xq = _as_f32_2d(xq, "xq")
     vecs = _as_f32_2d(vecs, "vecs")
     if xq.shape[1] != vecs.shape[1]:
@@ -209,14 +230,15 @@ def rerank_topk(xq, vecs, cand, k, metric):
         lo = int(cand.min())
         if lo < -1:
             raise ValueError(f"cand contains {lo}; row indices must be >= 0, or -1 for none")
-    return _rerank_kernel(xq, vecs, cand, k, is_l2)
+    return _rerank_kernel(xq, vecs, cand, k, mcode)
 
 
 def exact_scores(xq, vecs, metric):
-    """All-pairs scores S[q, i] = <xq[q], vecs[i]> ("dot") or ||xq[q] - vecs[i]||^2 ("l2"), float32 (nq, m)."""
-    is_l2 = _check_metric(metric)
+    """All-pairs scores S[q, i] = <xq[q], vecs[i]> ("dot"), ||xq[q] - vecs[i]||^2 ("l2") or
+    <xq[q], vecs[i]> / ||vecs[i]|| ("cosine"), float32 (nq, m)."""
+    mcode = _check_metric(metric)
     xq = _as_f32_2d(xq, "xq")
     vecs = _as_f32_2d(vecs, "vecs")
     if xq.shape[1] != vecs.shape[1]:
         raise ValueError(f"xq has dimension {xq.shape[1]} but vecs has {vecs.shape[1]}")
-    return _exact_scores_kernel(xq, vecs, is_l2)
+    return _exact_scores_kernel(xq, vecs, mcode)
