@@ -145,3 +145,35 @@ def test_snapshot_target_must_be_empty(tmp_path):
             assert "not empty" in str(exc)
         else:
             raise AssertionError("snapshot into a non-empty directory was accepted")
+
+
+def test_map_grows_while_readers_search(tmp_path, rng):
+    """Growing the map waits for open transactions; readers never fail meanwhile."""
+    with vecstore.open(tmp_path / "db", map_size=1 << 20) as db:
+        col = db.create_collection("docs", dim=128, quantization=BinaryQuantization(train_size=100))
+        col.upsert(np.arange(500), rng.standard_normal((500, 128)))
+        start_map = db._storage.map_size
+        stop = threading.Event()
+        errors, searches = [], [0]
+
+        def reader():
+            q = np.ones(128, dtype=np.float32)
+            try:
+                while not stop.is_set():
+                    assert (col.search(q, k=5).ids >= 0).all()
+                    searches[0] += 1
+            except Exception as exc:
+                errors.append(exc)
+
+        readers = [threading.Thread(target=reader) for _ in range(4)]
+        for t in readers:
+            t.start()
+        for b in range(10):
+            col.upsert(np.arange(1000 + b * 1000, 2000 + b * 1000), rng.standard_normal((1000, 128)))
+        stop.set()
+        for t in readers:
+            t.join()
+        assert not errors, errors[:3]
+        assert db._storage.map_size >= 8 * start_map  # it did grow, several times
+        assert searches[0] > 0
+        assert col.count() == 10_500
