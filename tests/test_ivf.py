@@ -64,7 +64,7 @@ def test_exact_until_trained_then_probes(db, data):
 
 
 def test_recall_grows_with_nprobe_and_default_floor(db, data):
-    col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000),
+    col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000, oversampling=16),
                                ivf=IVFConfig(nlist=32, nprobe=8, train_size=4000))
     col.upsert(data.ids, data.xb)
     truth = data.ground_truth(10)
