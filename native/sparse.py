@@ -265,6 +265,13 @@ def _sort_regions_kernel(pool_slots, pool_w, has_w, starts, lengths, keys):
         st = starts[d]
         ln = lengths[d]
         region = pool_slots[st:st + ln]
+        ordered = True
+        for j in range(1, ln):  # regions are usually sorted already: a check is O(ln)
+            if region[j] < region[j - 1]:
+                ordered = False
+                break
+        if ordered:
+            continue
         order = np.argsort(region, kind="mergesort")
         slots = region[order]
         region[:] = slots

@@ -174,8 +174,10 @@ class Collection:
                 )
             return None
         if value is None:
-            arg = "sparse=" if what == "sparse" else "sparse_queries="
-            raise InvalidSparseError(f"collection '{self.name}' takes user sparse codes: pass {arg}[...] with one code per {'point' if what == 'sparse' else 'query'}")
+            owner = "point" if what == "sparse" else "query"
+            raise InvalidSparseError(
+                f"collection '{self.name}' takes user sparse codes: pass {what}=[...] with one code per {owner}"
+            )
         return V.check_sparse(value, n, dim=q.expansion_dim, weighted=q.weighted, what=what)
 
     def _swap_sparse(

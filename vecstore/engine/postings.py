@@ -62,8 +62,13 @@ class Postings:
             self._move(grow, np.maximum(need[grow] + need[grow] // 2, _MIN_ROOM))
         if (need > self.caps).any():  # the kernel trusts capacity: never let it write past a region
             raise InternalError("posting pool lacks room for an append")
-        w = np.asarray(weights, np.float32) if self.weighted else np.zeros(0, np.float32)
-        postings_append(self.slots, self.weights, self.starts, self.lengths, keys, np.asarray(slots, np.int64), w)
+        # appending in slot order keeps each region sorted whenever the new
+        # slots are above the old ones (fresh slots), so the sort is a check
+        slots = np.asarray(slots, np.int64)
+        order = np.argsort(slots, kind="stable")
+        keys, slots = keys[order], slots[order]
+        w = np.asarray(weights, np.float32)[order] if self.weighted else np.zeros(0, np.float32)
+        postings_append(self.slots, self.weights, self.starts, self.lengths, keys, slots, w)
         sort_regions(self.slots, self.weights, self.starts, self.lengths, np.flatnonzero(counts))
         self.entries += len(keys)
         holes = self.top - int(self.caps.sum())
