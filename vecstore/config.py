@@ -105,9 +105,8 @@ class SparseQuantization(QuantizationConfig):
     `center`, is multiplied by a fixed random +-1 matrix (dim x expansion_dim,
     drawn from `seed`) and the `active` largest outputs are the code. A query
     keeps its `query_active` largest outputs (0: 4 x active, fewer if D is
-    smaller), each
-    weighted by its value, and a point scores the sum of the weights of the
-    dimensions it shares with the query. `center` learns a mean once the
+    smaller), each weighted by its value, and a point scores the sum of the
+    weights of the dimensions it shares with the query. `center` learns a mean once the
     collection holds `train_size` vectors (until then it answers exactly),
     like `binary`. The defaults (active 64 of 8192, queries 256, 40x
     oversampling) were chosen on 384-d sentence embeddings: bench/RESULTS.md.
@@ -174,9 +173,9 @@ class IVFConfig:
     `nlist` centroids are learned by k-means (faiss) over the vectors; every
     point belongs to the list of its nearest centroid and a search scans only
     the `nprobe` lists nearest to the query (overridable per query; an nprobe
-    of nlist or more scans every list). The
-    centroids are learned once the collection holds `train_size` vectors
-    (None: 39 * nlist, the sample faiss asks for) or on `optimize()`; until
+    of nlist or more scans every list). The centroids are learned once the
+    collection holds `train_size` vectors (None: 39 * nlist, the sample faiss
+    asks for) or on `optimize()` (which needs at least nlist vectors); until
     then every code is scanned.
     """
 
