@@ -286,7 +286,7 @@ class Collection(PayloadMethods):
             alive = seg.alive[:n]
             if plan is not None:
                 mask = plan.mask(seg, n)
-                if not codec.trained or (not codec.exact and prefer_exact(int(np.count_nonzero(mask)), n_cand)):
+                if not codec.trained or (not codec.exact and prefer_exact(int(np.count_nonzero(mask)), n_cand, n)):
                     match_ids = np.sort(seg.ids[:n][mask])
                 alive = mask.view(np.uint8)
             if codec.trained and match_ids is None:

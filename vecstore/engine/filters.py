@@ -21,6 +21,8 @@ Operators: $eq $ne $in $nin $gt $gte $lt $lte $exists. Semantics follow MongoDB:
   (code-point order); values of other types never satisfy them;
 - {"$exists": true} holds when the key is present, even with a null value.
 
+A payload key that itself contains a dot cannot be named (dots always split).
+
 Values are scalars: str, bool, int (64-bit) or finite float. A null, a list or
 an object as an equality value is rejected with a hint, as is anything else
 malformed; the message names the offending part, e.g. `filter["$or"][1]["lang"]`.
@@ -34,8 +36,9 @@ one-to-one onto typed protocol messages.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -85,16 +88,22 @@ class Condition(Node):
     key: str
     op: str
     operand: Any
-    # derived once: the key split at dots, the typed keys an $in accepts
+    # derived once: the key split at dots, and a test of one value
     parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    wanted: frozenset = field(init=False, repr=False, compare=False)
+    accepts: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.key.split(".")))
-        wanted = frozenset(equality_key(v) for v in self.operand) if self.op == "$in" else frozenset()
-        object.__setattr__(self, "wanted", wanted)
+        object.__setattr__(self, "accepts", _value_test(self.op, self.operand))
 
     def matches(self, payload):
+        if len(self.parts) == 1:  # the common case, without the general walk
+            if payload is None or self.key not in payload:
+                return self.op == "$exists" and not self.operand
+            if self.op == "$exists":
+                return self.operand
+            value = payload[self.key]
+            return self.test_values(value if isinstance(value, list) else (value,))
         found = resolve(payload, self.parts)
         if self.op == "$exists":
             return bool(found) == self.operand
@@ -103,16 +112,7 @@ class Condition(Node):
     def test_values(self, values: Sequence[Any]) -> bool:
         """Whether any of the values present at the key satisfies the operator
         (not for $exists, which depends on presence, not values)."""
-        op, operand = self.op, self.operand
-        if op == "$eq":
-            want = equality_key(operand)
-            return any(equality_key(v) == want for v in values)
-        if op == "$in":
-            wanted = self.wanted
-            return any(equality_key(v) in wanted for v in values)
-        if isinstance(operand, str):
-            return any(isinstance(v, str) and _compare(v, op, operand) for v in values)
-        return any(is_number(v) and _compare(v, op, operand) for v in values)
+        return any(map(self.accepts, values))
 
     def conditions(self):
         return (self,)
@@ -188,14 +188,23 @@ def equality_key(v: Any) -> tuple | None:
     return None
 
 
-def _compare(v: Any, op: str, operand: Any) -> bool:
-    if op == "$gt":
-        return v > operand
-    if op == "$gte":
-        return v >= operand
-    if op == "$lt":
-        return v < operand
-    return v <= operand
+_ORDER = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+
+
+def _value_test(op: str, operand: Any) -> Callable[[Any], bool]:
+    """A predicate on one payload value, specialised to the operator and the operand's type."""
+    if op == "$exists":
+        return lambda v: True  # presence is checked by the caller
+    if op == "$in":
+        wanted = frozenset(equality_key(o) for o in operand)
+        return lambda v: equality_key(v) in wanted
+    if op == "$eq":
+        want = equality_key(operand)
+        return lambda v: equality_key(v) == want
+    order = _ORDER[op]
+    if isinstance(operand, str):
+        return lambda v: isinstance(v, str) and order(v, operand)
+    return lambda v: is_number(v) and order(v, operand)
 
 
 def resolve(payload: dict | None, parts: Sequence[str]) -> list[Any]:

@@ -313,7 +313,10 @@ def check_index(key: Any, kind: Any) -> tuple[str, str]:
 
 
 def _fit(a: np.ndarray, n: int, fill: Any) -> np.ndarray:
-    """a's first n entries as a new array, padded with fill (indexes grow lazily)."""
+    """a's first n entries, padded with fill (indexes grow lazily). Often a
+    view of the index itself: read it, never write to it."""
+    if len(a) >= n:
+        return a[:n]
     out = np.full(n, fill, dtype=a.dtype)
     m = min(n, len(a))
     out[:m] = a[:m]

@@ -90,7 +90,8 @@ class PayloadMethods:
                     found = dict(cur.getmulti(keys))
                     for point_id, key in zip(part.tolist(), keys):
                         raw = found.get(key)
-                        yield point_id, (None if raw is None else json.loads(raw))
+                        # str, not bytes: json.loads would sniff the encoding of each
+                        yield point_id, (None if raw is None else json.loads(raw.decode()))
 
     # -- payload edits ----------------------------------------------------------------------
     def set_payload(self, ids: Any, payload: dict) -> int:

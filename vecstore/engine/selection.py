@@ -90,17 +90,6 @@ def _evaluate(node: Node, rows: Iterable[tuple[int, Any]], limit: int | None) ->
     return np.asarray(out, dtype=np.int64)
 
 
-#: a filter matching at most this many candidates' worth of points is searched
-#: exactly over the matching ids instead of by the coarse scan (see bench/RESULTS.md)
-EXACT_FACTOR = 4
-EXACT_MAX_POINTS = 32_768
-
-
-def prefer_exact(n_match: int, n_cand: int) -> bool:
-    """Whether reading the matching points' vectors beats scanning all codes."""
-    return n_match <= min(EXACT_FACTOR * n_cand, EXACT_MAX_POINTS)
-
-
 def matching_ids(
     plan: FilterPlan, seg: Segment, *, after: int | None = None, limit: int | None = None
 ) -> np.ndarray:
@@ -113,3 +102,18 @@ def matching_ids(
     if limit is not None and len(ids) > limit:
         ids = np.partition(ids, limit - 1)[:limit]
     return np.sort(ids)
+
+
+# When few points match, reading all of them from LMDB and scoring them exactly
+# is cheaper than scanning every code: per point, a read and an exact score
+# cost about as much as scanning ~SCAN_PER_READ codes (measured on pypi-minilm,
+# 100k x 384, binary codes, k=10: the two paths cross between 300 and 400
+# matches; see bench/RESULTS.md). Exact also has perfect recall.
+SCAN_PER_READ = 500
+EXACT_MAX_POINTS = 32_768  # bounds the vectors one search reads at once
+
+
+def prefer_exact(n_match: int, n_cand: int, n_scanned: int) -> bool:
+    """Whether reading the n_match matching points beats a coarse scan of
+    n_scanned codes followed by the rerank of n_cand candidates."""
+    return n_match <= min(n_cand + n_scanned // SCAN_PER_READ, EXACT_MAX_POINTS)
