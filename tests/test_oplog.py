@@ -1,4 +1,4 @@
-"""One debug line per public collection call, nested calls logged once."""
+"""One debug line per public collection call, nested calls logged once (engine only)."""
 import logging
 
 import numpy as np
@@ -7,8 +7,14 @@ import pytest
 import vecstore
 
 
-def test_one_debug_line_per_call(db, caplog):
-    col = db.create_collection("docs", dim=3, quantization="none")
+@pytest.fixture
+def engine_db(tmp_path):
+    with vecstore.open(tmp_path / "db") as database:
+        yield database
+
+
+def test_one_debug_line_per_call(engine_db, caplog):
+    col = engine_db.create_collection("docs", dim=3, quantization="none")
     with caplog.at_level(logging.DEBUG, logger="vecstore.requests"):
         col.upsert([1, 2], np.ones((2, 3)), [{"a": 1}, {"a": 2}])
         col.search(np.ones(3), k=1, filter={"a": 2})
@@ -23,8 +29,8 @@ def test_one_debug_line_per_call(db, caplog):
     assert all(r.levelno == logging.DEBUG for r in records)
 
 
-def test_silent_unless_debug(db, caplog):
-    col = db.create_collection("docs", dim=3, quantization="none")
+def test_silent_unless_debug(engine_db, caplog):
+    col = engine_db.create_collection("docs", dim=3, quantization="none")
     with caplog.at_level(logging.INFO, logger="vecstore.requests"):
         col.upsert([1], np.ones((1, 3)))
     assert not [r for r in caplog.records if r.name == "vecstore.requests"]

@@ -144,8 +144,15 @@ def test_indexes_stay_exact_through_writes_and_reopen(tmp_path):
         check_against_reference(col, payload_of, filters[:20])
 
 
-def test_indexed_filters_do_not_read_payloads(db, rng, monkeypatch):
-    col, _ = make(db, rng)
+@pytest.fixture
+def embedded(tmp_path):
+    """The engine itself, for tests that look inside it (no gRPC variant)."""
+    with vecstore.open(tmp_path / "embedded") as database:
+        yield database
+
+
+def test_indexed_filters_do_not_read_payloads(embedded, rng, monkeypatch):
+    col, _ = make(embedded, rng)
     col.create_payload_index("i", "integer")
 
     def no_reads(ids):

@@ -6,13 +6,13 @@ import vecstore
 
 
 @pytest.fixture
-def col(db, rng):
-    c = db.create_collection("docs", dim=5, quantization=vecstore.BinaryQuantization(train_size=16))
-    ids = rng.permutation(5000)[:700]  # sparse ids, written out of order
+def loaded(db, rng):
+    """A collection of 700 sparse ids written out of order, and its vectors by id."""
+    col = db.create_collection("docs", dim=5, quantization=vecstore.BinaryQuantization(train_size=16))
+    ids = rng.permutation(5000)[:700]
     x = rng.standard_normal((700, 5)).astype(np.float32)
-    c.upsert(ids, x, [{"even": bool(i % 2 == 0), "i": int(i)} if i % 5 else None for i in ids])
-    c.vectors_by_id = dict(zip(ids.tolist(), x))
-    return c
+    col.upsert(ids, x, [{"even": bool(i % 2 == 0), "i": int(i)} if i % 5 else None for i in ids])
+    return col, dict(zip(ids.tolist(), x))
 
 
 def scroll_all(col, limit, **kwargs):
@@ -28,22 +28,24 @@ def scroll_all(col, limit, **kwargs):
 
 
 @pytest.mark.parametrize("limit", [1, 64, 700, 10_000])
-def test_pages_cover_every_point_once_in_id_order(col, limit):
+def test_pages_cover_every_point_once_in_id_order(loaded, limit):
+    col, stored = loaded
     pages = scroll_all(col, limit)
     ids = np.concatenate([p.points.ids for p in pages])
-    assert ids.tolist() == sorted(col.vectors_by_id)
+    assert ids.tolist() == sorted(stored)
     assert all(len(p) == limit for p in pages[:-1])
     assert len(pages) == -(-700 // limit)  # a full last page already says it is the last
     assert pages[0].points.vectors.shape == (len(pages[0]), 0)  # no vectors unless asked
 
 
 @pytest.mark.parametrize("indexed", [False, True])
-def test_filtered_pages(col, indexed):
+def test_filtered_pages(loaded, indexed):
+    col, stored = loaded
     if indexed:
         col.create_payload_index("even", "keyword")  # bools are not keywords: found in the slow part
         col.create_payload_index("i", "integer")
     flt = {"even": True, "i": {"$gte": 1000}}
-    want = sorted(i for i in col.vectors_by_id if i % 2 == 0 and i % 5 and i >= 1000)
+    want = sorted(i for i in stored if i % 2 == 0 and i % 5 and i >= 1000)
     for limit in (7, 1000):
         pages = scroll_all(col, limit, filter=flt)
         got = [p for page in pages for p in page.points.ids.tolist()]
@@ -52,30 +54,32 @@ def test_filtered_pages(col, indexed):
             assert all(p["even"] is True for p in page.points.payloads)
     none = {"i": {"$exists": False}}  # points without payload
     got = np.concatenate([p.points.ids for p in scroll_all(col, 50, filter=none)]).tolist()
-    assert got == sorted(i for i in col.vectors_by_id if i % 5 == 0)
+    assert got == sorted(i for i in stored if i % 5 == 0)
 
 
-def test_vectors_and_payloads_on_request(col):
+def test_vectors_and_payloads_on_request(loaded):
+    col, stored = loaded
     page = col.scroll(20, with_vectors=True, with_payloads=False)
     assert page.points.payloads == []
     for i, v in zip(page.points.ids, page.points.vectors):
-        assert v.tobytes() == col.vectors_by_id[int(i)].tobytes()
+        assert v.tobytes() == stored[int(i)].tobytes()
     page = col.scroll(20)
     assert [p if p is None else p["i"] for p in page.points.payloads] == [
         None if i % 5 == 0 else i for i in page.points.ids.tolist()
     ]
 
 
-def test_cursor_survives_writes_between_pages(col):
+def test_cursor_survives_writes_between_pages(loaded):
+    col, stored = loaded
     first = col.scroll(100)
     seen = first.points.ids.tolist()
     col.delete(first.points.ids[:50])  # already seen
-    nxt = sorted(col.vectors_by_id)[100:105]
+    nxt = sorted(stored)[100:105]
     col.delete(nxt[:2])  # not yet seen: gone before we get there
     col.upsert([nxt[0]], np.ones((1, 5)), [{"back": True}])  # and one comes back
     rest = np.concatenate([p.points.ids for p in _scroll_from(col, first.next_cursor, 100)]).tolist()
     assert not set(seen) & set(rest)
-    assert rest == sorted(set(col.vectors_by_id) - set(seen) - {nxt[1]})
+    assert rest == sorted(set(stored) - set(seen) - {nxt[1]})
 
 
 def _scroll_from(col, after, limit):
@@ -85,8 +89,9 @@ def _scroll_from(col, after, limit):
         after = page.next_cursor
 
 
-def test_edges(col):
-    last = max(col.vectors_by_id)
+def test_edges(loaded):
+    col, stored = loaded
+    last = max(stored)
     page = col.scroll(10, after=last)
     assert len(page) == 0 and page.next_cursor is None
     assert len(col.scroll(10, filter={"i": -1})) == 0
