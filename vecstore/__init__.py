@@ -10,7 +10,7 @@ from . import errors
 from .config import BinaryQuantization, CollectionConfig, NoQuantization, QuantizationConfig
 from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
-from .types import CollectionInfo, Points, SearchResult
+from .types import CollectionInfo, Points, ScrollPage, SearchResult
 
 __version__ = "0.1.0"
 
@@ -20,6 +20,7 @@ __all__ = [
     "Collection",
     "SearchResult",
     "Points",
+    "ScrollPage",
     "CollectionInfo",
     "CollectionConfig",
     "QuantizationConfig",

@@ -47,7 +47,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(
                 f"{name}: dim={info.config.dim} metric={info.config.metric} quantization={q.to_dict()} "
                 f"count={info.count} trained={info.trained} ram={info.ram_bytes}B ({per_vec:.1f} B/vector) "
-                f"disk={info.disk_bytes}B"
+                f"disk={info.disk_bytes}B payload_indexes={info.extra.get('payload_indexes', {})}"
             )
     return 0
 

@@ -67,9 +67,15 @@ class InvalidPayloadError(InvalidArgumentError):
 
 
 class InvalidQueryError(InvalidArgumentError):
-    """k <= 0, bad oversampling, malformed search parameters."""
+    """k <= 0, bad oversampling, a bad scroll limit or cursor, malformed request parameters."""
 
     code = "INVALID_QUERY"
+
+
+class InvalidFilterError(InvalidArgumentError):
+    """A malformed filter; the message names the offending part."""
+
+    code = "INVALID_FILTER"
 
 
 # -- NOT_FOUND ----------------------------------------------------------------

@@ -6,6 +6,7 @@ Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
   slots     id -> slot (uint64 LE), the point's row in the segment
   chunks    chunk number (8-byte BE) -> ids and codes of CHUNK slots
   meta      b"codec" -> learned codec parameters (npz)
+            b"payload_indexes" -> declared payload indexes, JSON {key: kind}
 """
 from __future__ import annotations
 
@@ -19,12 +20,18 @@ import numpy as np
 import native
 
 from ..config import CollectionConfig
-from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
+from ..errors import CollectionNotFoundError, InternalError, InvalidQueryError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import validate as V
 from .codecs import Codec, make_codec, state_from_bytes, state_to_bytes
 from .codecs.exact import flat_topk
+from .filters import All, compile_filter
+from .keys import id_keys, keys_to_ids
+from .oplog import logged_methods
+from .payload_index import PayloadIndexes
+from .payload_methods import PayloadMethods
 from .segment import CHUNK, Segment
+from .selection import matching_ids, prefer_exact
 from .storage import Storage
 
 if TYPE_CHECKING:
@@ -40,11 +47,6 @@ def sub_db_name(cid: int, sub: str) -> str:
     return f"c{cid}.{sub}"
 
 
-def id_keys(ids: np.ndarray) -> list[bytes]:
-    raw = np.asarray(ids, dtype=">u8").tobytes()
-    return [raw[i : i + 8] for i in range(0, len(raw), 8)]
-
-
 def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]) -> None:
     """Write items given in key order. When they all sort after the last key
     (ids that only grow), LMDB's append mode fills pages instead of splitting
@@ -54,11 +56,11 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
         cur.putmulti(items, append=last is None or items[0][0] > last)
 
 
-def keys_to_ids(keys: Sequence[bytes]) -> np.ndarray:
-    return np.frombuffer(b"".join(keys), dtype=">u8").astype(np.int64)
-
-
-class Collection:
+@logged_methods(
+    "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
+    "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
+)
+class Collection(PayloadMethods):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
         self._database = database
         self._storage: Storage = database._storage
@@ -67,6 +69,9 @@ class Collection:
         self._dbs = dbs
         self._dropped = False
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric))
+        # replaced whole (never mutated) when an index is declared or dropped,
+        # so a reader holding it never sees its dict change
+        self._payload_indexes = PayloadIndexes()
 
     # -- properties ---------------------------------------------------------------
     @property
@@ -128,6 +133,7 @@ class Collection:
                 return plan, slots
 
             plan, slots = self._storage.write(write)
+            self._index_payloads(slots, encoded_payloads or [None] * len(ids))
             seg.apply_upsert(plan, slots, ids, codes)
             if not seg.codec.trained and seg.count >= seg.codec.train_size():
                 self._rebuild(retrain=True)
@@ -161,9 +167,21 @@ class Collection:
             return chunk_ids.tobytes() + chunk_codes.tobytes()
         return chunk_ids.tobytes()
 
-    def delete(self, ids: Any) -> int:
-        """Delete points by id; ids that do not exist are ignored. Returns how many went."""
+    def delete(self, ids: Any = None, *, filter: dict | None = None) -> int:
+        """Delete points by id, or every point matching `filter`; ids that do
+        not exist are ignored. Returns how many went."""
         self._check_usable()
+        if filter is not None:
+            if ids is not None:
+                raise InvalidQueryError("delete takes ids or filter=, not both")
+            node = compile_filter(filter)
+            with self._storage.write_lock:  # nothing changes between selecting and deleting
+                return self._delete_ids(matching_ids(self._plan(node), self._seg))
+        if ids is None:
+            raise InvalidQueryError("delete needs ids or filter=")
+        return self._delete_ids(ids)
+
+    def _delete_ids(self, ids: Any) -> int:
         ids = V.check_ids(ids, allow_empty=True)
         ids = np.unique(ids)
         if not len(ids):
@@ -191,12 +209,18 @@ class Collection:
             slots = self._storage.write(write)
             if len(slots):
                 seg.apply_delete(slots)
+                self._unindex_payloads(slots)
         return len(slots)
 
     # -- reads --------------------------------------------------------------------
-    def count(self) -> int:
-        """Points in the collection, as LMDB counts them."""
+    def count(self, *, filter: dict | None = None) -> int:
+        """Points in the collection (as LMDB counts them), or those matching `filter`."""
         self._check_usable()
+        node = compile_filter(filter)
+        if node is not None:
+            plan = self._plan(node)
+            with self._seg.lock.shared():
+                return int(np.count_nonzero(plan.mask(self._seg, self._seg.n)))
         with self._storage.read() as txn:
             return int(txn.stat(self._dbs["vectors"])["entries"])
 
@@ -223,13 +247,23 @@ class Collection:
         return Points(ids=ids[found], vectors=vectors, payloads=payloads)
 
     def search(
-        self, queries: Any, k: int = 10, *, oversampling: float | None = None, rescore: bool | None = None
+        self,
+        queries: Any,
+        k: int = 10,
+        *,
+        filter: dict | None = None,
+        oversampling: float | None = None,
+        rescore: bool | None = None,
     ) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore default to the
         collection's quantization settings. rescore=False returns code-space
         scores, which are approximate.
+
+        filter: only points matching it are searched (see `filters`): the
+        coarse scan skips the others, so k hits come back whenever k points
+        match. When few points match, they are scored exactly instead.
         """
         self._check_usable()
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
@@ -240,15 +274,27 @@ class Collection:
         oversampling = qcfg.oversampling if oversampling is None else oversampling
         rescore = qcfg.rescore if rescore is None else rescore
         qp = self._prepare(q, "query")
+        node = compile_filter(filter)
+        plan = None if node is None or isinstance(node, All) else self._plan(node)
 
         seg = self._seg
+        match_ids = None  # set when the filter's points are scored exactly
         with seg.lock.shared():
             codec = seg.codec
-            if codec.trained:
-                n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
-                n = seg.n
-                slots, scores = codec.search(seg.codes[:n], seg.alive[:n], qp, n_cand)
+            n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
+            n = seg.n
+            alive = seg.alive[:n]
+            if plan is not None:
+                mask = plan.mask(seg, n)
+                if not codec.trained or (not codec.exact and prefer_exact(int(np.count_nonzero(mask)), n_cand, n)):
+                    match_ids = np.sort(seg.ids[:n][mask])
+                alive = mask.view(np.uint8)
+            if codec.trained and match_ids is None:
+                slots, scores = codec.search(seg.codes[:n], alive, qp, n_cand)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+        if match_ids is not None:
+            # exact over the matching points: they are every query's candidates
+            return self._rerank(qp, np.broadcast_to(match_ids, (len(qp), len(match_ids))), k)
         if not codec.trained:
             return self._search_exact_from_lmdb(qp, k)
         if codec.exact or not rescore:
@@ -442,11 +488,19 @@ class Collection:
                 st = txn.stat(self._dbs[sub])
                 disk += (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]) * st["psize"]
         seg = self._seg
+        indexes = self._payload_indexes
+        index_bytes = indexes.nbytes()
         return CollectionInfo(
             config=self.config,
             count=count,
             trained=seg.codec.trained,
-            ram_bytes=seg.nbytes(),
+            ram_bytes=seg.nbytes() + index_bytes,
             disk_bytes=disk,
-            extra={"code_bytes": seg.code_bytes, "slots": seg.n, "capacity": seg.capacity},
+            extra={
+                "code_bytes": seg.code_bytes,
+                "slots": seg.n,
+                "capacity": seg.capacity,
+                "payload_indexes": indexes.declared(),
+                "payload_index_ram_bytes": index_bytes,
+            },
         )
