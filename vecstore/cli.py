@@ -213,6 +213,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     import numpy as np
 
+    if not (args.vector or args.queries or args.like is not None):
+        raise UsageError("give the query: --vector 'x1,x2,...', --queries FILE.npy or --like ID")
     with open_target(args) as db:
         col = db.get_collection(args.collection)
         if args.vector:
@@ -222,13 +224,11 @@ def cmd_search(args: argparse.Namespace) -> int:
                 raise UsageError("--vector must be comma-separated numbers") from None
         elif args.queries:
             queries = np.load(args.queries)
-        elif args.like is not None:
+        else:
             found = col.get([args.like], with_payloads=False)
             if not len(found):
                 raise UsageError(f"no point with id {args.like} in {args.collection}")
             queries = found.vectors
-        else:
-            raise UsageError("give the query: --vector 'x1,x2,...', --queries FILE.npy or --like ID")
         rescore = False if args.no_rescore else None
         result = col.search(queries, k=args.k, oversampling=args.oversampling, rescore=rescore)
         payloads: dict[int, Any] = {}
