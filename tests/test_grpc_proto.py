@@ -166,6 +166,14 @@ def test_search_results_drop_padding_on_the_wire_and_restore_it():
         C.search_result_from_proto(msg, k=1)  # more hits than asked for
 
 
+def test_search_results_with_padding_inside_a_row_keep_only_real_hits():
+    ids = np.array([[-1, 4, 2], [7, 8, 9]], dtype=np.int64)
+    scores = np.array([[np.nan, 0.5, 0.25], [3, 2, 1]], dtype=np.float32)
+    msg = C.search_result_to_proto(SearchResult(ids=ids, scores=scores))
+    assert [list(h.ids) for h in msg.results] == [[4, 2], [7, 8, 9]]
+    assert [list(h.scores) for h in msg.results] == [[0.5, 0.25], [3, 2, 1]]
+
+
 def test_info_round_trips():
     config = CollectionConfig(name="docs", dim=8, metric="l2", quantization="none")
     info = CollectionInfo(config=config, count=3, trained=True, ram_bytes=123, disk_bytes=4096,

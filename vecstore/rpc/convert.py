@@ -282,9 +282,16 @@ def points_from_proto(msg: pb.GetResponse, dim: int, with_vectors: bool, with_pa
 def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
     """Padding (id -1, score NaN) stays off the wire: each query sends its real hits."""
     msg = pb.SearchResponse()
-    for ids, scores in zip(result.ids, result.scores):
-        keep = ids >= 0
-        msg.results.add(ids=ids[keep].tolist(), scores=scores[keep].tolist())
+    valid = result.ids >= 0
+    counts = valid.sum(axis=1)
+    # whole-array tolist() is much cheaper than per-row conversions (hot path)
+    ids, scores = result.ids.tolist(), result.scores.tolist()
+    if (valid == (np.arange(valid.shape[1]) < counts[:, None])).all():  # padding only at the ends
+        for row_ids, row_scores, n in zip(ids, scores, counts.tolist()):
+            msg.results.add(ids=row_ids[:n], scores=row_scores[:n])
+    else:
+        for row_ids, row_scores, keep in zip(ids, scores, valid.tolist()):
+            msg.results.add(ids=[i for i, v in zip(row_ids, keep) if v], scores=[x for x, v in zip(row_scores, keep) if v])
     return msg
 
 
@@ -293,9 +300,11 @@ def search_result_from_proto(msg: pb.SearchResponse, k: int) -> SearchResult:
     ids = np.full((nq, k), -1, dtype=np.int64)
     scores = np.full((nq, k), np.nan, dtype=np.float32)
     for i, hits in enumerate(msg.results):
-        n = len(hits.ids)
-        if n > k or len(hits.scores) != n:
-            raise InternalError(f"server sent {n} ids and {len(hits.scores)} scores for query {i} with k={k}")
-        ids[i, :n] = hits.ids
-        scores[i, :n] = hits.scores
+        row_ids, row_scores = list(hits.ids), list(hits.scores)  # lists convert faster than containers
+        n = len(row_ids)
+        if n > k or len(row_scores) != n:
+            raise InternalError(f"server sent {n} ids and {len(row_scores)} scores for query {i} with k={k}")
+        if n:
+            ids[i, :n] = row_ids
+            scores[i, :n] = row_scores
     return SearchResult(ids=ids, scores=scores)
