@@ -99,6 +99,8 @@ def test_invalid_names(db, name):
         (dict(dim=4, quantization={"kind": "binary", "oversampling": 0}), "oversampling"),
         (dict(dim=4, quantization={"kind": "binary", "train_size": 0}), "train_size"),
         (dict(dim=4, quantization=3), "quantization must be"),
+        (dict(dim=4, quantization={"kind": "binary", "scoring": "cosine"}), "scoring"),
+        (dict(dim=4, quantization={"kind": "binary", "query_bits": 9}), "query_bits"),
         (dict(dim=4, vector_dtype="int8"), "vector_dtype"),
     ],
 )

@@ -46,3 +46,22 @@ def test_exact_kind_matches_faiss(db, data):
     col.upsert(data.ids, data.xb)
     truth = data.ground_truth(10, metric="l2")
     assert recall_at_k(col.search(data.xq, k=10).ids, truth, 10) >= 0.999
+
+
+@pytest.mark.parametrize("scoring", ["asymmetric", "hamming"])
+def test_both_scorings_reach_the_floor_with_enough_candidates(db, data, scoring):
+    col = db.create_collection("s", dim=128, quantization=BinaryQuantization(train_size=2000, scoring=scoring))
+    col.upsert(data.ids, data.xb)
+    truth = data.ground_truth(10)
+    assert recall_at_k(col.search(data.xq, k=10, oversampling=16).ids, truth, 10) >= 0.95
+
+
+def test_asymmetric_scoring_ranks_better_than_hamming(db, data):
+    """At equal candidates, scoring codes against a 4-bit query beats its sign bits."""
+    truth = data.ground_truth(10)
+    recalls = {}
+    for scoring in ("asymmetric", "hamming"):
+        col = db.create_collection(scoring, dim=128, quantization=BinaryQuantization(train_size=2000, scoring=scoring))
+        col.upsert(data.ids, data.xb)
+        recalls[scoring] = recall_at_k(col.search(data.xq, k=10, oversampling=3).ids, truth, 10)
+    assert recalls["asymmetric"] > recalls["hamming"] + 0.03, recalls

@@ -267,22 +267,23 @@ class Collection:
         return self._rerank_group(qp, cand_ids, k)
 
     def _rerank_group(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
-        uniq = np.unique(cand_ids[cand_ids >= 0])
+        valid = cand_ids[cand_ids >= 0]
+        # one query's candidates are distinct slots, hence distinct ids
+        uniq = np.sort(valid) if len(cand_ids) == 1 else np.unique(valid)
         with self._storage.read() as txn:
             with txn.cursor(db=self._dbs["vectors"]) as cur:
                 pairs = cur.getmulti(id_keys(uniq))
         found = keys_to_ids([p[0] for p in pairs])
         vecs = np.frombuffer(b"".join(p[1] for p in pairs), dtype=np.float32).reshape(len(pairs), self.dim)
-        vecs = self._prepare(vecs, "stored vector", check=False)
         # candidates deleted since the scan are simply absent from `found`
         pos = np.searchsorted(found, cand_ids)
         pos_c = np.minimum(pos, max(len(found) - 1, 0))
         hit = (cand_ids >= 0) & (len(found) > 0) & (found[pos_c] == cand_ids) if len(found) else np.zeros(cand_ids.shape, bool)
         rows = np.where(hit, pos_c, -1).astype(np.int64)
-        metric = "l2" if self.metric == "l2" else "dot"
-        scores, best = native.rerank_topk(qp, vecs, rows, k, metric)
+        # cosine: qp is unit-length and the kernel divides by each stored norm
+        scores, best = native.rerank_topk(qp, vecs, rows, k, self.metric)
         ids = np.where(best >= 0, found[np.maximum(best, 0)] if len(found) else -1, -1)
-        internal = -scores if metric == "l2" else scores
+        internal = -scores if self.metric == "l2" else scores
         return self._result(ids, internal)
 
     def _search_exact_from_lmdb(self, qp: np.ndarray, k: int) -> SearchResult:

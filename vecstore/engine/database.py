@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from ..config import CollectionConfig, check_name
-from ..errors import CollectionExistsError, CollectionNotFoundError
+from ..errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError
 from .collection import SUB_DBS, Collection, sub_db_name
 from .storage import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Storage
 
@@ -135,6 +135,17 @@ class Database:
                 self._storage.forget_db(sub_db_name(col.cid, sub))
             with self._lock:
                 del self._collections[name]
+
+    def snapshot(self, dest: str | os.PathLike) -> str:
+        """Write a consistent copy of the whole database into directory `dest`
+        (created; must not exist or be empty) while writes go on. The copy is
+        one LMDB read transaction, compacted; open it with `vecstore.open`."""
+        dest = os.fspath(dest)
+        if os.path.exists(dest) and os.listdir(dest):
+            raise InvalidArgumentError(f"snapshot target {dest} exists and is not empty")
+        os.makedirs(dest, exist_ok=True)
+        self._storage.copy_to(dest)
+        return dest
 
     # -- lifecycle ----------------------------------------------------------------
     @property

@@ -12,9 +12,9 @@ Rules this module enforces (py-lmdb's own):
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
+import resource
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
@@ -25,6 +25,7 @@ from ..errors import (
     DatabaseClosedError,
     DatabaseLockedError,
     FormatVersionError,
+    InternalError,
     StorageFullError,
 )
 from .rwlock import RWLock
@@ -125,15 +126,24 @@ class Storage:
                         txn.abort()
                     except lmdb.Error as exc:
                         txn.abort()
-                        if _is_disk_full(exc):
+                        if self._out_of_space():
                             raise StorageFullError(
-                                f"disk full while writing to {self.path}: {exc}"
+                                f"no space left for {self.path} (disk full or file size limit reached): {exc}; "
+                                "nothing of this batch was written; free space and retry"
                             ) from None
-                        raise
+                        raise InternalError(f"LMDB write to {self.path} failed: {exc}") from None
                     except BaseException:
                         txn.abort()
                         raise
                 self._grow()
+
+    def _out_of_space(self) -> bool:
+        """LMDB reports a short write as EIO, so ask the file system whether a
+        failed commit ran out of room (disk or the process's file size limit)."""
+        try:
+            return _disk_nearly_full(self.path) or _file_limit_reached(self.path)
+        except OSError:
+            return False
 
     def _grow(self) -> None:
         with self._txn_lock.exclusive():
@@ -163,6 +173,13 @@ class Storage:
 
     def forget_db(self, name: str) -> None:
         self._dbs.pop(name, None)
+
+    def copy_to(self, dest: str) -> None:
+        """Consistent, compacted copy of the environment (LMDB copies inside one
+        read transaction, so concurrent writers neither block nor tear it)."""
+        with self._txn_lock.shared():
+            self._check_open()
+            self.env.copy(dest, compact=True)
 
     def disk_bytes(self) -> int:
         return os.path.getsize(os.path.join(self.path, "data.mdb"))
@@ -199,5 +216,14 @@ def _acquire_dir_lock(path: str) -> int:
     return fd
 
 
-def _is_disk_full(exc: lmdb.Error) -> bool:
-    return "No space left" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC
+_MIN_FREE_BYTES = 64 << 20
+
+
+def _disk_nearly_full(path: str) -> bool:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize < _MIN_FREE_BYTES
+
+
+def _file_limit_reached(path: str) -> bool:
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return soft != resource.RLIM_INFINITY and os.path.getsize(os.path.join(path, "data.mdb")) + _MIN_FREE_BYTES > soft

@@ -55,10 +55,30 @@ class BinaryCodec(Codec):
 
     def search(self, codes, alive, q, n_cand):
         words = codes.view(np.uint64)
-        dist, slots = native.hamming_topk(words, self._signs(q), n_cand, alive)
-        # Approximate similarity from the angle estimate theta ~ pi * h / d
-        # (sign random-projection relation); only shown when rescore=False.
-        cos = np.cos(np.pi * np.minimum(dist, self.dim) / self.dim).astype(np.float32)
+        if self.config.scoring == "asymmetric":
+            centered = q if self.mean is None else q - self.mean
+            planes = native.quantize_planes(centered, self.config.query_bits)
+            dist, slots = native.bitplane_topk(words, planes, n_cand, alive)
+            cos = self._asymmetric_cosine(centered, dist)
+        else:
+            dist, slots = native.hamming_topk(words, self._signs(q), n_cand, alive)
+            # angle estimate theta ~ pi * h / d (sign random-projection relation)
+            cos = np.cos(np.pi * np.minimum(dist, self.dim) / self.dim)
+        # Code-space similarity estimates: only shown when rescore=False.
         scores = -(2.0 - 2.0 * cos) if self.metric == "l2" else cos
         scores = np.where(slots >= 0, scores, -np.inf).astype(np.float32)
         return slots, scores
+
+    def _asymmetric_cosine(self, centered: np.ndarray, dist: np.ndarray) -> np.ndarray:
+        """cos(q - mean, x - mean) from the bit-plane distance D.
+
+        With v = u - h the quantized query, D = h * d - <v, s> (s = the +-1
+        signs), and for roughly Gaussian coordinates E<v/|v|, s/sqrt(d)> is
+        sqrt(2/pi) cos(angle); |v| = h |q| / max|q| by the quantizer's scale.
+        """
+        h = ((1 << self.config.query_bits) - 1) / 2.0
+        amax = np.abs(centered).max(axis=1, keepdims=True)
+        v_norm = h * np.linalg.norm(centered, axis=1, keepdims=True) / np.where(amax > 0, amax, 1)
+        ip = h * self.dim - dist.astype(np.float64)
+        cos = np.sqrt(np.pi / 2) * ip / (np.maximum(v_norm, 1e-12) * np.sqrt(self.dim))
+        return np.clip(cos, -1.0, 1.0)

@@ -1,0 +1,31 @@
+"""vecstore jitted kernels (numpy + numba only).
+
+Public API:
+    hamming_topk(codes, queries, k, alive=None) -> (dist int32 (nq, k), idx int64 (nq, k))
+    hamming_distances(codes, queries)           -> int32 (nq, n)
+    pack_signs(x)                               -> uint64 (n, ceil(d / 64))
+    rerank_topk(xq, vecs, cand, k, metric)      -> (scores float32 (nq, k), rows int64 (nq, k))
+    exact_scores(xq, vecs, metric)              -> float32 (nq, m)
+    quantize_planes(x, bits)                    -> uint64 (nq, bits, ceil(d / 64))
+    bitplane_topk(codes, planes, k, alive=None) -> (dist int32 (nq, k), idx int64 (nq, k))
+    bitplane_distances(codes, planes)           -> int32 (nq, n)
+Plain-numpy references of each live in ``native.reference``.
+"""
+from .bitplane import bitplane_distances, bitplane_topk, quantize_planes
+from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
+from .popcount import popcount64
+from .rerank import exact_scores, rerank_topk
+
+__all__ = [
+    "hamming_topk",
+    "bitplane_topk",
+    "bitplane_distances",
+    "quantize_planes",
+    "hamming_distances",
+    "pack_signs",
+    "rerank_topk",
+    "exact_scores",
+    "popcount64",
+    "PAD_DIST",
+    "PAD_IDX",
+]
