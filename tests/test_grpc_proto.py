@@ -58,24 +58,43 @@ def test_every_quantization_kind_has_a_oneof_case():
             assert wire.has_presence, f"{message.name}.{field.name} must be `optional`"
 
 
+def candidates(cls, field):
+    """Values other than the default to try for one parameter."""
+    default = field.default
+    if isinstance(default, bool):
+        return [not default]
+    if isinstance(default, int):
+        return [default + 7, default + 1, default - 1]
+    if isinstance(default, float):
+        return [default + 2.5, default * 2]
+    if isinstance(default, str):  # string choices travel as a proto enum: try its other values
+        wire = pb.Quantization.DESCRIPTOR.fields_by_name[cls.kind].message_type.fields_by_name[field.name]
+        assert wire.enum_type is not None, f"{cls.kind}.{field.name} is a string: the proto should use an enum"
+        return [v for v in C.enum_choices(wire.enum_type) if v != default]
+    return []
+
+
 def non_default(cls):
-    """A config of `cls` with every parameter changed from its default."""
+    """A config of `cls` with every parameter changed from its default, where
+    the class accepts another value (chosen one parameter at a time)."""
     values = {}
     for field in dataclasses.fields(cls):
-        default = field.default
-        if isinstance(default, bool):
-            values[field.name] = not default
-        elif isinstance(default, int):
-            values[field.name] = default + 7
-        elif isinstance(default, float):
-            values[field.name] = default + 2.5
+        for value in candidates(cls, field):
+            try:
+                cls(**values, **{field.name: value})
+            except E.InvalidConfigError:
+                continue
+            values[field.name] = value
+            break
     return cls(**values)
 
 
 @pytest.mark.parametrize("kind", sorted(QUANTIZATION_KINDS))
 def test_quantization_round_trips(kind):
     cls = QUANTIZATION_KINDS[kind]
-    for config in (cls(), non_default(cls)):
+    changed = non_default(cls)
+    assert changed != cls()
+    for config in (cls(), changed):
         msg = C.quantization_to_proto(config)
         assert msg.WhichOneof("kind") == kind
         back = C.quantization_from_proto(pb.Quantization.FromString(msg.SerializeToString()))

@@ -90,7 +90,9 @@ def _read(msg: Message) -> dict[str, Any]:
         if field.message_type is not None:
             out[field.name] = _read(value)
         elif field.enum_type is not None:
-            out[field.name] = enum_from_proto(field.enum_type, value, field.name)
+            name = enum_from_proto(field.enum_type, value, field.name)
+            if name is not None:  # *_UNSPECIFIED: the engine's default
+                out[field.name] = name
         elif field.is_repeated:
             out[field.name] = list(value)
         else:

@@ -18,12 +18,21 @@ class VectorDtype(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VECTOR_DTYPE_UNSPECIFIED: _ClassVar[VectorDtype]
     VECTOR_DTYPE_FLOAT32: _ClassVar[VectorDtype]
+
+class BinaryScoring(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BINARY_SCORING_UNSPECIFIED: _ClassVar[BinaryScoring]
+    BINARY_SCORING_ASYMMETRIC: _ClassVar[BinaryScoring]
+    BINARY_SCORING_HAMMING: _ClassVar[BinaryScoring]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
 METRIC_L2: Metric
 VECTOR_DTYPE_UNSPECIFIED: VectorDtype
 VECTOR_DTYPE_FLOAT32: VectorDtype
+BINARY_SCORING_UNSPECIFIED: BinaryScoring
+BINARY_SCORING_ASYMMETRIC: BinaryScoring
+BINARY_SCORING_HAMMING: BinaryScoring
 
 class Vectors(_message.Message):
     __slots__ = ("dim", "data")
@@ -42,16 +51,20 @@ class NoQuantization(_message.Message):
     def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ...) -> None: ...
 
 class BinaryQuantization(_message.Message):
-    __slots__ = ("oversampling", "rescore", "center", "train_size")
+    __slots__ = ("oversampling", "rescore", "center", "train_size", "scoring", "query_bits")
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
     CENTER_FIELD_NUMBER: _ClassVar[int]
     TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SCORING_FIELD_NUMBER: _ClassVar[int]
+    QUERY_BITS_FIELD_NUMBER: _ClassVar[int]
     oversampling: float
     rescore: bool
     center: bool
     train_size: int
-    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ...) -> None: ...
+    scoring: BinaryScoring
+    query_bits: int
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ..., scoring: _Optional[_Union[BinaryScoring, str]] = ..., query_bits: _Optional[int] = ...) -> None: ...
 
 class Quantization(_message.Message):
     __slots__ = ("none", "binary")
