@@ -98,3 +98,24 @@ def test_chunk_bounds_cover_every_row_once():
     assert [i for lo, hi in bounds for i in range(lo, hi)] == list(range(len(sizes)))
     # every chunk fits, except a single row that alone is larger than the budget
     assert all(sizes[lo:hi].sum() <= 10 or hi - lo == 1 for lo, hi in bounds)
+
+
+def test_import_keeps_the_callers_batches_as_commits(tmp_path, monkeypatch):
+    """Each batch that fits a message is one commit, however large (5 MB here)."""
+    batches = []
+    real_upsert = vecstore.Collection.upsert
+    monkeypatch.setattr(vecstore.Collection, "upsert",
+                        lambda self, ids, *a, **kw: batches.append(len(ids)) or real_upsert(self, ids, *a, **kw))
+    x = np.random.default_rng(0).standard_normal((15_000, 256)).astype(np.float32)
+    with serving(tmp_path / "db") as address, vecstore.connect(address) as client:
+        col = client.create_collection("docs", dim=256, quantization="none")
+        written = col.import_batches((np.arange(lo, lo + 5000), x[lo : lo + 5000]) for lo in range(0, 15_000, 5000))
+    assert written == 15_000 and batches == [5000, 5000, 5000]
+
+
+def test_import_splits_batches_over_the_limit(small):
+    _, client, batches = small
+    col = client.create_collection("docs", dim=64, quantization="none")
+    x = np.ones((1000, 64), dtype=np.float32)  # 256 KiB: twice the limit
+    assert col.import_batches([(np.arange(1000), x)]) == 1000
+    assert len(batches) > 1 and sum(batches) == 1000

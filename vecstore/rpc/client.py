@@ -34,7 +34,9 @@ from .v1 import vecstore_pb2 as pb
 from .v1 import vecstore_pb2_grpc as pb_grpc
 
 DEFAULT_TIMEOUT = 60.0
-STREAM_CHUNK_BYTES = 4 << 20  # per streamed message: small enough to pipeline, large enough to batch commits
+# A large upsert is streamed in messages of about this size, each one durable
+# commit: large enough that fsyncs are few, small enough to pipeline.
+STREAM_CHUNK_BYTES = 16 << 20
 _ID_BYTES = 11  # a varint int64 id plus its share of framing, rounded up
 _HIT_BYTES = 15  # one search hit: varint id + float score
 
@@ -234,7 +236,9 @@ class RemoteCollection:
             if not isinstance(batch, tuple) or len(batch) not in (2, 3):
                 raise InvalidArgumentError(f"each batch must be (ids, vectors) or (ids, vectors, payloads), got {type(batch).__name__}")
             ids, x, encoded = self._check_batch(*batch)
-            for lo, hi in _chunk_bounds(self._row_bytes(x, encoded), self._client._chunk_bytes):
+            # the caller chose the batch size (= the commit size): split only
+            # what would not fit in one message
+            for lo, hi in _chunk_bounds(self._row_bytes(x, encoded), self._client._budget):
                 yield self._upsert_request(ids[lo:hi], x[lo:hi], None if encoded is None else encoded[lo:hi])
 
     def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None):

@@ -296,6 +296,7 @@ def serve(
     """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
     from ..warmup import warm_up
 
+    api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -303,7 +304,7 @@ def serve(
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
                                tls=tls, max_message_bytes=max_message_bytes, workers=workers).start()
             scheme = "TLS" if server.tls else "plaintext"
-            auth = "API keys required" if (list(api_keys) or list(read_only_api_keys)) else "no API key"
+            auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
             print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
             if warm and not stop.is_set():
                 print(f"vecstore: kernels warmed up in {warm_up():.1f} s", file=out, flush=True)
