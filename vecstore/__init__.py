@@ -7,7 +7,15 @@
         hits = docs.search(queries, k=10)
 """
 from . import errors
-from .config import BinaryQuantization, CollectionConfig, NoQuantization, QuantizationConfig
+from .config import (
+    BinaryQuantization,
+    CollectionConfig,
+    NoQuantization,
+    ProductQuantization,
+    QuantizationConfig,
+    ResidualBinaryQuantization,
+    ScalarQuantization,
+)
 from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, SearchResult
@@ -25,5 +33,8 @@ __all__ = [
     "QuantizationConfig",
     "NoQuantization",
     "BinaryQuantization",
+    "ResidualBinaryQuantization",
+    "ProductQuantization",
+    "ScalarQuantization",
     "errors",
 ]
