@@ -90,7 +90,8 @@ class ResidualBinaryQuantization(QuantizationConfig):
     mode "adc" (asymmetric, the default) scores the float query, quantized to
     `query_bits` bit planes, against the levels with popcounts; "sdc"
     (symmetric) codes the query the same way as the vectors and scores weighted
-    popcounts of level pairs, plus a stored 4-byte per-vector correction.
+    popcounts of level pairs, plus a per-vector correction kept in 8 more
+    bytes per code (also used by metric l2 in either mode).
     On real 384-d sentence embeddings adc needs about half the candidates of
     sdc for the same recall (bench/RESULTS.md), so it is the default.
     mean and scales are learned when the collection first holds `train_size`
@@ -124,8 +125,9 @@ class ProductQuantization(QuantizationConfig):
     any score). mode "adc" scores the float query against the centroids
     through a per-query table; "sdc" codes the query too and reads a
     precomputed m x ks x ks table of centroid-pair scores (same scan speed,
-    lower recall at equal candidates). Training needs `train_size` vectors
-    (default 10,000, ~39 per centroid for 8 bits, what faiss k-means asks for).
+    lower recall at equal candidates). Training waits for `train_size` vectors
+    (default 10,000, ~39 per centroid at 8 bits, what faiss k-means asks for)
+    and learns from at most max(train_size, 64 * 2**nbits) of them.
     """
 
     kind: ClassVar[str] = "pq"
