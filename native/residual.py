@@ -79,10 +79,22 @@ def _adc_scan(words, levels, planes, coef_pop, coef_plane, const, extra, extra_w
                 a[:] = 0
                 for j in range(w):
                     col = tr[lv * w + j, :mm]
-                    for t in range(n_planes):
-                        p = qp[t, j]
+                    if n_planes == 4:
+                        # the default query_bits: all planes in one pass over the
+                        # rows, so `a` is loaded and stored once per word, not 4 times
+                        p0 = qp[0, j]
+                        p1 = qp[1, j]
+                        p2 = qp[2, j]
+                        p3 = qp[3, j]
                         for r in range(mm):
-                            a[r] += popcount64(col[r] & p) << t
+                            v = col[r]
+                            a[r] += (popcount64(v & p0) + (popcount64(v & p1) << 1)
+                                     + (popcount64(v & p2) << 2) + (popcount64(v & p3) << 3))
+                    else:
+                        for t in range(n_planes):
+                            p = qp[t, j]
+                            for r in range(mm):
+                                a[r] += popcount64(col[r] & p) << t
                 cp = coef_pop[q, lv]
                 cq = coef_plane[q, lv]
                 pl = pops[lv, :mm]
