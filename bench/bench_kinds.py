@@ -38,7 +38,7 @@ BATCH = 100  # queries per call in the batched measurement
 SETTINGS: dict[str, tuple[dict, tuple[float, ...]]] = {
     "exact": ({"kind": "none"}, (1,)),
     "binary": ({"kind": "binary"}, (4, 8, 16, 32)),
-    "residual b2 adc": ({"kind": "residual_binary", "bits": 2, "mode": "adc"}, (2, 4, 8)),
+    "residual b2 adc": ({"kind": "residual_binary", "bits": 2, "mode": "adc"}, (2, 4, 5, 8)),
     "residual b2 sdc": ({"kind": "residual_binary", "bits": 2, "mode": "sdc"}, (2, 4, 8)),
     "residual b3 adc": ({"kind": "residual_binary", "bits": 3, "mode": "adc"}, (2, 4)),
     "residual b3 sdc": ({"kind": "residual_binary", "bits": 3, "mode": "sdc"}, (2, 4)),
