@@ -30,7 +30,9 @@ def one_faiss_thread():
     and on a busy machine OpenMP's spinning threads measured ~10x slower than
     one thread (0.06 s vs 0.6 s to train a small PQ on 2 shared cores).
     OpenMP keeps the thread count per calling thread, so other threads'
-    faiss calls are not affected."""
+    faiss calls are not affected. faiss's bundled OpenBLAS (used inside
+    k-means) keeps its own thread count; OPENBLAS_NUM_THREADS=1 pins that too
+    (training measured ~3x faster with it on the busy machine)."""
     import faiss
 
     before = faiss.omp_get_max_threads()
