@@ -13,7 +13,15 @@
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .config import BinaryQuantization, CollectionConfig, NoQuantization, QuantizationConfig
+from .config import (
+    BinaryQuantization,
+    CollectionConfig,
+    NoQuantization,
+    ProductQuantization,
+    QuantizationConfig,
+    ResidualBinaryQuantization,
+    ScalarQuantization,
+)
 from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, ScrollPage, SearchResult
@@ -48,5 +56,8 @@ __all__ = [
     "QuantizationConfig",
     "NoQuantization",
     "BinaryQuantization",
+    "ResidualBinaryQuantization",
+    "ProductQuantization",
+    "ScalarQuantization",
     "errors",
 ]

@@ -5,10 +5,16 @@ from ...config import QuantizationConfig
 from .base import Codec, state_from_bytes, state_to_bytes
 from .binary import BinaryCodec
 from .exact import ExactCodec
+from .pq import PQCodec
+from .residual import ResidualBinaryCodec
+from .scalar import ScalarCodec
 
 CODECS: dict[str, type[Codec]] = {
     "none": ExactCodec,
     "binary": BinaryCodec,
+    "residual_binary": ResidualBinaryCodec,
+    "pq": PQCodec,
+    "scalar": ScalarCodec,
 }
 
 
