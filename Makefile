@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA_DIR ?= data
+HOST ?= 127.0.0.1
+PORT ?= 50051
 
-.PHONY: setup demo test bench clean
+.PHONY: setup serve demo test proto bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +16,19 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# the gRPC daemon on ./data (embedded LMDB storage; nothing else to run)
+serve: setup
+	$(VENV)/bin/vecstore serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+
 demo: setup
 	$(VENV)/bin/vecstore demo --data-dir $(DATA_DIR)/demo
 
 test: setup
 	$(PY) -m pytest -q
+
+# regenerate vecstore/rpc/v1/ from proto/vecstore/v1/vecstore.proto
+proto: setup
+	$(PY) proto/generate.py
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache

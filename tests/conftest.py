@@ -3,16 +3,47 @@ import pytest
 
 import vecstore
 
-MODES = ["embedded"]
+MODES = ["embedded", "grpc"]
 
 
 @pytest.fixture(params=MODES)
 def db(request, tmp_path):
-    """A fresh database through each public surface (embedded; gRPC is added
-    by the wire layer's tests)."""
-    database = vecstore.open(tmp_path / "db")
-    yield database
-    database.close()
+    """A fresh database through each public surface: the embedded engine, and
+    the gRPC client talking to an in-process server (port 0) over its own
+    fresh data directory."""
+    if request.param == "embedded":
+        database = vecstore.open(tmp_path / "db")
+        yield database
+        database.close()
+        return
+    with serving(tmp_path / "served") as address:
+        client = vecstore.connect(address)
+        yield client
+        client.close()
+
+
+class serving:
+    """Context manager: a gRPC server over a fresh database in `path`; yields
+    its address. Options go to RpcServer (api_keys, tls, ...)."""
+
+    def __init__(self, path, **options):
+        self.path, self.options = path, options
+
+    def __enter__(self) -> str:
+        from vecstore.rpc.server import RpcServer
+
+        self.database = vecstore.open(self.path)
+        try:
+            self.server = RpcServer(self.database, **self.options).start()
+        except BaseException:
+            self.database.close()
+            raise
+        self.server.set_serving()  # kernels are warm in the test process already
+        return self.server.address
+
+    def __exit__(self, *exc):
+        self.server.stop(grace=1)
+        self.database.close()
 
 
 @pytest.fixture

@@ -9,6 +9,17 @@ from vecstore.engine.codecs.binary import BinaryCodec
 from synthetic import clustered, recall_at_k
 
 
+@pytest.fixture
+def db(tmp_path):
+    """Embedded only, shadowing conftest's two-mode fixture: these tests read
+    engine internals, and IVF, sparse codes and float16 storage do not travel
+    over the wire protocol yet. Drop this fixture for the API-level tests once
+    they do."""
+    database = vecstore.open(tmp_path / "db")
+    yield database
+    database.close()
+
+
 @pytest.fixture(scope="module")
 def data():
     return clustered(8000, 128, nq=100, n_clusters=32, seed=31)

@@ -15,6 +15,17 @@ from vecstore.engine.sparse_rows import SparseRows
 from synthetic import clustered, recall_at_k
 
 
+@pytest.fixture
+def db(tmp_path):
+    """Embedded only, shadowing conftest's two-mode fixture: these tests read
+    engine internals, and IVF, sparse codes and float16 storage do not travel
+    over the wire protocol yet. Drop this fixture for the API-level tests once
+    they do."""
+    database = vecstore.open(tmp_path / "db")
+    yield database
+    database.close()
+
+
 def small(**kw):
     return SparseQuantization(**{"expansion_dim": 2048, "active": 24, "train_size": 300, **kw})
 

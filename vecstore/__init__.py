@@ -5,33 +5,62 @@
         docs = db.create_collection("docs", dim=384)
         docs.upsert(ids, vectors)
         hits = docs.search(queries, k=10)
+
+    # the same API against a `vecstore serve` daemon
+    with vecstore.connect("localhost:50051") as db:
+        ...
 """
+from typing import TYPE_CHECKING, Any
+
 from . import errors
 from .config import (
     BinaryQuantization,
     CollectionConfig,
     IVFConfig,
     NoQuantization,
+    ProductQuantization,
     QuantizationConfig,
+    ResidualBinaryQuantization,
+    ScalarQuantization,
     SparseQuantization,
 )
 from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
-from .types import CollectionInfo, Points, SearchResult
+from .types import CollectionInfo, Points, ScrollPage, SearchResult
+
+if TYPE_CHECKING:
+    from .rpc.client import Client
 
 __version__ = "0.1.0"
 
+
+def connect(target: str, api_key: str | None = None, **options: Any) -> "Client":
+    """Connect to a `vecstore serve` daemon at "host:port"; returns a client with
+    the `Database` interface. Options: see `vecstore.rpc.client.connect`.
+
+    Defined here, importing gRPC on first use, so that embedded use never
+    loads the wire layer."""
+    from .rpc.client import connect as _connect
+
+    return _connect(target, api_key, **options)
+
+
 __all__ = [
     "open",
+    "connect",
     "Database",
     "Collection",
     "SearchResult",
     "Points",
+    "ScrollPage",
     "CollectionInfo",
     "CollectionConfig",
     "QuantizationConfig",
     "NoQuantization",
     "BinaryQuantization",
+    "ResidualBinaryQuantization",
+    "ProductQuantization",
+    "ScalarQuantization",
     "SparseQuantization",
     "IVFConfig",
     "errors",

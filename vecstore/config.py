@@ -91,9 +91,100 @@ class BinaryQuantization(QuantizationConfig):
             raise InvalidConfigError(f"query_bits must be an integer in [1, 8], got {self.query_bits!r}")
 
 
+SCORING_MODES = ("adc", "sdc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResidualBinaryQuantization(QuantizationConfig):
+    """`bits` sign codes per dimension: level 1 is sign(x - mean), each further
+    level the sign of what the levels before left over, each with one learned
+    scale (`bits` x dim / 8 bytes; 96 B for 384-d at bits=2).
+
+    mode "adc" (asymmetric, the default) scores the float query, quantized to
+    `query_bits` bit planes, against the levels with popcounts; "sdc"
+    (symmetric) codes the query the same way as the vectors and scores weighted
+    popcounts of level pairs, plus a per-vector correction kept in 8 more
+    bytes per code (also used by metric l2 in either mode).
+    On real 384-d sentence embeddings adc needs about half the candidates of
+    sdc for the same recall, so it is the default; oversampling 5 (50
+    candidates for k=10) reaches recall@10 0.994 there at bits=2
+    (bench/RESULTS.md).
+    mean and scales are learned when the collection first holds `train_size`
+    vectors; until then the collection answers exactly.
+    """
+
+    kind: ClassVar[str] = "residual_binary"
+    bits: int = 2
+    mode: str = "adc"
+    query_bits: int = 4
+    oversampling: float = 5.0
+    rescore: bool = True
+    train_size: int = 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int_range("bits", self.bits, 2, 4)
+        check_choice("mode", self.mode, SCORING_MODES)
+        check_int_range("query_bits", self.query_bits, 1, 8)
+        check_positive_int("train_size", self.train_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductQuantization(QuantizationConfig):
+    """`m` sub-quantizers of 2**nbits centroids each, codebooks trained with
+    faiss k-means (m bytes per vector at nbits=8, ceil(m/2) at nbits=4).
+
+    m=None picks dim/8 sub-quantizers at 8 bits and dim/4 at 4 bits (rounded
+    up), so the codes take dim/8 bytes, like binary codes. A dim that m does
+    not divide is zero-padded up to a multiple of m (padding adds nothing to
+    any score). mode "adc" scores the float query against the centroids
+    through a per-query table; "sdc" codes the query too and reads a
+    precomputed m x ks x ks table of centroid-pair scores (same scan speed,
+    lower recall at equal candidates). Training waits for `train_size` vectors
+    (default 10,000, ~39 per centroid at 8 bits, what faiss k-means asks for)
+    and learns from at most max(train_size, 64 * 2**nbits) of them.
+    """
+
+    kind: ClassVar[str] = "pq"
+    m: int | None = None
+    nbits: int = 8
+    mode: str = "adc"
+    oversampling: float = 8.0
+    rescore: bool = True
+    train_size: int = 10_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.m is not None:
+            check_int_range("m", self.m, 1, MAX_DIM)
+        if isinstance(self.nbits, bool) or not isinstance(self.nbits, int) or self.nbits not in (4, 8):
+            raise InvalidConfigError(f"nbits must be 4 or 8, got {self.nbits!r}")
+        check_choice("mode", self.mode, SCORING_MODES)
+        check_positive_int("train_size", self.train_size)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalarQuantization(QuantizationConfig):
+    """8 bits per dimension (dim bytes per vector): each dimension's range
+    [min, max] over the training vectors is cut into 255 equal steps; values
+    outside it are clipped. Ranges are learned when the collection first holds
+    `train_size` vectors; until then the collection answers exactly.
+    """
+
+    kind: ClassVar[str] = "scalar"
+    oversampling: float = 2.0
+    rescore: bool = True
+    train_size: int = 1024
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive_int("train_size", self.train_size)
+
+
 #: kind name -> config class; later kinds register here
 QUANTIZATION_KINDS: dict[str, type[QuantizationConfig]] = {
-    cls.kind: cls for cls in (NoQuantization, BinaryQuantization)
+    cls.kind: cls
+    for cls in (NoQuantization, BinaryQuantization, ResidualBinaryQuantization, ProductQuantization, ScalarQuantization)
 }
 
 
@@ -219,6 +310,16 @@ def parse_ivf(value: Any) -> IVFConfig | None:
     if isinstance(value, dict):
         return IVFConfig.from_dict(value)
     raise InvalidConfigError(f"ivf must be None, an IVFConfig or a dict, got {type(value).__name__}")
+def check_int_range(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidConfigError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidConfigError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
 
 
 def check_oversampling(value: Any) -> float:

@@ -67,7 +67,7 @@ class InvalidPayloadError(InvalidArgumentError):
 
 
 class InvalidQueryError(InvalidArgumentError):
-    """k <= 0, bad oversampling, malformed search parameters."""
+    """k <= 0, bad oversampling, a bad scroll limit or cursor, malformed request parameters."""
 
     code = "INVALID_QUERY"
 
@@ -77,6 +77,12 @@ class InvalidSparseError(InvalidArgumentError):
     to a collection that does not take them (or missing where it does)."""
 
     code = "INVALID_SPARSE"
+
+
+class InvalidFilterError(InvalidArgumentError):
+    """A malformed filter; the message names the offending part."""
+
+    code = "INVALID_FILTER"
 
 
 # -- NOT_FOUND ----------------------------------------------------------------

@@ -46,6 +46,21 @@ class Points:
 
 
 @dataclass(frozen=True)
+class ScrollPage:
+    """One page of `scroll`: points in id order, and the cursor of the next page.
+
+    next_cursor is the last id of this page when more points may follow (pass
+    it as `after=`), None when the scroll is complete.
+    """
+
+    points: Points
+    next_cursor: int | None
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
     config: CollectionConfig
     count: int

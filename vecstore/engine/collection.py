@@ -7,6 +7,7 @@ Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
   chunks    chunk number (8-byte BE) -> ids, codes and IVF lists of CHUNK slots
   sparse    id -> sparse code (sparse kind only; see persist.py for why here)
   meta      b"codec" -> learned codec parameters (npz), b"ivf" -> IVF centroids (npz)
+            b"payload_indexes" -> declared payload indexes, JSON {key: kind}
 """
 from __future__ import annotations
 
@@ -22,14 +23,20 @@ import native
 from native.ivf import gather_lists
 
 from ..config import CollectionConfig
-from ..errors import CollectionNotFoundError, InternalError, InvalidSparseError, InvalidVectorError
+from ..errors import CollectionNotFoundError, InternalError, InvalidQueryError, InvalidSparseError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
 from . import validate as V
 from .codecs import make_codec
 from .codecs.exact import flat_topk
+from .filters import All, compile_filter
+from .keys import id_keys, keys_to_ids
+from .oplog import logged_methods
+from .payload_index import PayloadIndexes
+from .payload_methods import PayloadMethods
 from .persist import CHUNK, chunk_value, get_sparse
 from .segment import Segment, SparseChange
+from .selection import matching_ids, prefer_exact
 from .sparse_rows import SparseRows
 from .storage import Storage
 
@@ -44,11 +51,6 @@ def sub_db_name(cid: int, sub: str) -> str:
     return f"c{cid}.{sub}"
 
 
-def id_keys(ids: np.ndarray) -> list[bytes]:
-    raw = np.asarray(ids, dtype=">u8").tobytes()
-    return [raw[i : i + 8] for i in range(0, len(raw), 8)]
-
-
 def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]) -> None:
     """Write items given in key order. When they all sort after the last key
     (ids that only grow), LMDB's append mode fills pages instead of splitting
@@ -60,11 +62,11 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
         cur.putmulti(items, append=last is None or items[0][0] > last)
 
 
-def keys_to_ids(keys: Sequence[bytes]) -> np.ndarray:
-    return np.frombuffer(b"".join(keys), dtype=">u8").astype(np.int64)
-
-
-class Collection:
+@logged_methods(
+    "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
+    "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
+)
+class Collection(PayloadMethods):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
         self._database = database
         self._storage: Storage = database._storage
@@ -76,6 +78,9 @@ class Collection:
         self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
         self._training_lock = threading.Lock()  # one training run at a time
         self._changed: list[np.ndarray] | None = None  # slots written while a training runs
+        # replaced whole (never mutated) when an index is declared or dropped,
+        # so a reader holding it never sees its dict change
+        self._payload_indexes = PayloadIndexes()
 
     # -- properties ---------------------------------------------------------------
     @property
@@ -157,6 +162,7 @@ class Collection:
 
             plan, slots, old = self._storage.write(write)
             self._note_changed(slots)
+            self._index_payloads(slots, encoded_payloads or [None] * len(ids))
             seg.apply_upsert(
                 plan, slots, ids, codes, lists=lists, sparse_old=old,
                 sparse_new=None if new_rows is None else SparseChange(slots, new_rows),
@@ -225,9 +231,21 @@ class Collection:
             value = chunk_value(chunk_ids, chunk_codes if persist else None, chunk_lists if seg.ivf is not None else None)
             txn.put(int(chunk).to_bytes(8, "big"), value, db=self._dbs["chunks"])
 
-    def delete(self, ids: Any) -> int:
-        """Delete points by id; ids that do not exist are ignored. Returns how many went."""
+    def delete(self, ids: Any = None, *, filter: dict | None = None) -> int:
+        """Delete points by id, or every point matching `filter`; ids that do
+        not exist are ignored. Returns how many went."""
         self._check_usable()
+        if filter is not None:
+            if ids is not None:
+                raise InvalidQueryError("delete takes ids or filter=, not both")
+            node = compile_filter(filter)
+            with self._storage.write_lock:  # nothing changes between selecting and deleting
+                return self._delete_ids(matching_ids(self._plan(node), self._seg))
+        if ids is None:
+            raise InvalidQueryError("delete needs ids or filter=")
+        return self._delete_ids(ids)
+
+    def _delete_ids(self, ids: Any) -> int:
         ids = V.check_ids(ids, allow_empty=True)
         ids = np.unique(ids)
         if not len(ids):
@@ -261,12 +279,18 @@ class Collection:
             if len(slots):
                 self._note_changed(slots)
                 seg.apply_delete(slots, old)
+                self._unindex_payloads(slots)
         return len(slots)
 
     # -- reads --------------------------------------------------------------------
-    def count(self) -> int:
-        """Points in the collection, as LMDB counts them."""
+    def count(self, *, filter: dict | None = None) -> int:
+        """Points in the collection (as LMDB counts them), or those matching `filter`."""
         self._check_usable()
+        node = compile_filter(filter)
+        if node is not None:
+            plan = self._plan(node)
+            with self._seg.lock.shared():
+                return int(np.count_nonzero(plan.mask(self._seg, self._seg.n)))
         with self._storage.read() as txn:
             return int(txn.stat(self._dbs["vectors"])["entries"])
 
@@ -306,6 +330,7 @@ class Collection:
         queries: Any,
         k: int = 10,
         *,
+        filter: dict | None = None,
         oversampling: float | None = None,
         rescore: bool | None = None,
         nprobe: int | None = None,
@@ -319,6 +344,10 @@ class Collection:
         which are approximate. sparse_queries: one sparse code per query, for
         collections with SparseQuantization(user_codes=True) (the dense
         queries still rerank).
+
+        filter: only points matching it are searched (see `filters`): the
+        coarse scan skips the others, so k hits come back whenever k points
+        match. When few points match, they are scored exactly instead.
         """
         self._check_usable()
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
@@ -333,14 +362,27 @@ class Collection:
         if nprobe is None and self.config.ivf is not None:
             nprobe = self.config.ivf.nprobe
         qp = self._prepare(q, "query")
+        node = compile_filter(filter)
+        plan = None if node is None or isinstance(node, All) else self._plan(node)
 
         seg = self._seg
+        match_ids = None  # set when the filter's points are scored exactly
         with seg.lock.shared():
             codec = seg.codec
-            if codec.trained:
-                n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
-                slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe)
+            n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
+            n = seg.n
+            alive = seg.alive[:n]
+            if plan is not None:
+                mask = plan.mask(seg, n)
+                if not codec.trained or (not codec.exact and prefer_exact(int(np.count_nonzero(mask)), n_cand, n)):
+                    match_ids = np.sort(seg.ids[:n][mask])
+                alive = mask.view(np.uint8)
+            if codec.trained and match_ids is None:
+                slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+        if match_ids is not None:
+            # exact over the matching points: they are every query's candidates
+            return self._rerank(qp, np.broadcast_to(match_ids, (len(qp), len(match_ids))), k)
         if not codec.trained:
             return self._search_exact_from_lmdb(qp, k)
         if codec.exact or not rescore:
@@ -348,18 +390,20 @@ class Collection:
         return self._rerank(qp, cand_ids, k)
 
     def _scan(
-        self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None
+        self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None,
+        alive: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best n_cand slots per query from the RAM codes (under the shared lock)."""
+        """Best n_cand slots per query from the RAM codes (under the shared lock),
+        among the slots where alive (uint8, (seg.n,): live, or live and matching a filter) is 1."""
         codec, n = seg.codec, seg.n
         probes = seg.ivf.probe(qp, nprobe) if seg.ivf is not None else None
         if seg.postings is not None:
             if q_rows is None:
                 q_rows = codec.query_rows(qp)
             if probes is None:
-                return codec.search_postings(seg.postings, seg.alive[:n], q_rows, n_cand)
+                return codec.search_postings(seg.postings, alive, q_rows, n_cand)
         elif probes is None:
-            return codec.search(seg.codes[:n], seg.alive[:n], qp, n_cand)
+            return codec.search(seg.codes[:n], alive, qp, n_cand)
         # IVF: per query, only the slots of its probed lists
         lists = seg.lists
         out_slots = np.full((len(qp), n_cand), -1, dtype=np.int64)
@@ -368,14 +412,15 @@ class Collection:
             if seg.postings is not None:
                 eligible = np.zeros(n, dtype=np.uint8)
                 for lst in probes[i]:
-                    eligible[lists.region(lst)] = 1
+                    region = lists.region(lst)
+                    eligible[region] = alive[region]
                 s, sc = codec.search_postings(seg.postings, eligible, q_rows.take([i]), n_cand)
                 out_slots[i], out_scores[i] = s[0], sc[0]
                 continue
             sel, sub = gather_lists(lists.slots, lists.starts, lists.lengths, probes[i], seg.codes)
             if not len(sel):
                 continue
-            s, sc = codec.search(sub, np.ones(len(sel), dtype=np.uint8), qp[i : i + 1], n_cand)
+            s, sc = codec.search(sub, np.ascontiguousarray(alive[sel]), qp[i : i + 1], n_cand)
             m = s.shape[1]
             out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
             out_scores[i, :m] = sc[0]
@@ -494,7 +539,15 @@ class Collection:
                 st = txn.stat(self._dbs[sub])
                 disk += (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]) * st["psize"]
         seg = self._seg
-        extra = {"code_bytes": seg.code_bytes, "slots": seg.n, "capacity": seg.capacity}
+        indexes = self._payload_indexes
+        index_bytes = indexes.nbytes()
+        extra = {
+            "code_bytes": seg.code_bytes,
+            "slots": seg.n,
+            "capacity": seg.capacity,
+            "payload_indexes": indexes.declared(),
+            "payload_index_ram_bytes": index_bytes,
+        }
         if self.config.ivf is not None:
             extra["ivf_trained"] = seg.ivf is not None
         if seg.postings is not None:
@@ -503,7 +556,7 @@ class Collection:
             config=self.config,
             count=count,
             trained=seg.codec.trained,
-            ram_bytes=seg.nbytes(),
+            ram_bytes=seg.nbytes() + index_bytes,
             disk_bytes=disk,
             extra=extra,
         )

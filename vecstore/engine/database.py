@@ -61,6 +61,7 @@ class Database:
                 self._storage.remember_db(sub_db_name(entry["cid"], sub), handle)
             col = Collection(self, entry["cid"], CollectionConfig.from_dict(entry["config"]), dbs)
             col._load()
+            col._load_payload_indexes()
             self._collections[col.name] = col
 
     def create_collection(

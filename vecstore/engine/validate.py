@@ -110,16 +110,21 @@ def check_payloads(payloads: Sequence[Any] | None, n: int) -> list[bytes | None]
         if p is None:
             out.append(None)
             continue
-        if not isinstance(p, dict):
-            raise InvalidPayloadError(f"payload {i} must be a dict or None, got {type(p).__name__}")
-        try:
-            raw = json.dumps(p, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidPayloadError(f"payload {i} is not JSON-serializable: {exc}") from None
-        if len(raw) > MAX_PAYLOAD_BYTES:
-            raise InvalidPayloadError(f"payload {i} is {len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
-        out.append(raw)
+        out.append(encode_payload(p, f"payload {i}"))
     return out
+
+
+def encode_payload(p: Any, what: str = "payload") -> bytes:
+    """The stored form of one payload dict: compact UTF-8 JSON, at most MAX_PAYLOAD_BYTES."""
+    if not isinstance(p, dict):
+        raise InvalidPayloadError(f"{what} must be a dict or None, got {type(p).__name__}")
+    try:
+        raw = json.dumps(p, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayloadError(f"{what} is not JSON-serializable: {exc}") from None
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayloadError(f"{what} is {len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    return raw
 
 
 def check_k(k: Any) -> int:
@@ -234,3 +239,21 @@ def _check_sparse_row(idx: Any, w: Any, *, dim: int, weighted: bool, where: str)
     if not (np.isfinite(w32).all() and (w32 > 0).all()):
         raise InvalidSparseError(f"{where}: weights must be positive finite float32 numbers")
     return arr, w32
+
+
+MAX_SCROLL_LIMIT = 10_000
+
+
+def check_limit(limit: Any) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or not 1 <= limit <= MAX_SCROLL_LIMIT:
+        raise InvalidQueryError(f"limit must be an integer in [1, {MAX_SCROLL_LIMIT}], got {limit!r}")
+    return int(limit)
+
+
+def check_cursor(after: Any) -> int | None:
+    """A scroll cursor: None (from the start) or the last id of the previous page."""
+    if after is None:
+        return None
+    if isinstance(after, bool) or not isinstance(after, (int, np.integer)) or not 0 <= after < 2**63:
+        raise InvalidQueryError(f"after must be None or a point id (integer in [0, 2**63 - 1]), got {after!r}")
+    return int(after)

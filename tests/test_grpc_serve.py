@@ -1,0 +1,162 @@
+"""`vecstore serve` as a process: start, health, work, SIGTERM, exit 0, data intact.
+And the in-process shutdown contract: NOT_SERVING first, calls in flight finish."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+import vecstore
+
+from conftest import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class Daemon:
+    """`python -m vecstore serve --port 0 ...` in a subprocess; knows its address."""
+
+    def __init__(self, data_dir, *extra):
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vecstore", "serve", "--data-dir", str(data_dir), "--port", "0", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )
+        self.lines = []
+        self.address = self._wait_for(r"listening on (\S+)").group(1)
+
+    def _wait_for(self, pattern):
+        for line in self.proc.stdout:  # blocks until the daemon prints it (or exits)
+            self.lines.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"daemon exited ({self.proc.wait()}) before printing {pattern!r}: "
+                             f"{''.join(self.lines)}{self.proc.stderr.read()}")
+
+    def wait_serving(self, timeout=120):
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + timeout
+            while True:
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=30, wait_for_ready=True).status
+                if status == SERVING:
+                    return
+                assert status == NOT_SERVING  # warming up
+                assert time.monotonic() < deadline, "never became SERVING"
+                time.sleep(0.05)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=60)
+        self.lines.append(out)
+        return self.proc.returncode, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "served"
+
+
+def test_serve_work_sigterm_restart(data_dir):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 32)).astype(np.float32)
+    daemon = Daemon(data_dir)
+    try:
+        daemon.wait_serving()
+        with vecstore.connect(daemon.address) as client:
+            col = client.create_collection("docs", dim=32, quantization=vecstore.BinaryQuantization(train_size=500))
+            assert col.upsert(np.arange(3000), x, [{"i": i} for i in range(3000)]) == 3000
+            assert col.search(x[:20], k=5).ids[:, 0].tolist() == list(range(20))
+            assert col.get([10]).payloads == [{"i": 10}]
+            assert col.delete(np.arange(100, 200)) == 100
+            assert col.count() == 2900
+            before = col.search(x[:20], k=5)
+        code, err = daemon.stop(signal.SIGTERM)
+        assert code == 0, err
+        assert "storage closed" in "".join(daemon.lines)
+    finally:
+        daemon.kill()
+
+    # the directory is free again, and everything acknowledged is there
+    daemon = Daemon(data_dir)
+    try:
+        daemon.wait_serving()
+        with vecstore.connect(daemon.address) as client:
+            col = client.get_collection("docs")
+            assert col.count() == 2900 and col.info().trained
+            after = col.search(x[:20], k=5)
+            np.testing.assert_array_equal(after.ids, before.ids)
+            np.testing.assert_allclose(after.scores, before.scores, rtol=1e-6)
+            got = col.get([5, 150])
+            assert got.ids.tolist() == [5] and got.vectors.tobytes() == x[5].tobytes()
+        code, err = daemon.stop(signal.SIGINT)  # Ctrl-C
+        assert code == 0, err
+    finally:
+        daemon.kill()
+
+
+def test_taken_port_fails_with_a_clean_message(data_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        out = subprocess.run([sys.executable, "-m", "vecstore", "serve", "--data-dir", str(data_dir), "--port", str(port),
+                              "--no-warm-up"], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_shutdown_goes_not_serving_and_lets_calls_in_flight_finish(tmp_path, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    real_search = vecstore.Collection.search
+
+    def slow_search(self, *args, **kwargs):
+        entered.set()
+        release.wait(10)
+        return real_search(self, *args, **kwargs)
+
+    ctx = serving(tmp_path / "db")
+    address = ctx.__enter__()
+    client = vecstore.connect(address)
+    col = client.create_collection("docs", dim=4, quantization="none")
+    col.upsert([1, 2], np.eye(2, 4))
+    monkeypatch.setattr(vecstore.Collection, "search", slow_search)
+
+    channel = grpc.insecure_channel(address)
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=30)
+    assert next(watch).status == SERVING
+
+    result = {}
+    caller = threading.Thread(target=lambda: result.setdefault("res", col.search(np.eye(1, 4), k=1)))
+    caller.start()
+    assert entered.wait(10)  # the search is in flight
+    stopper = threading.Thread(target=ctx.__exit__, args=(None, None, None))
+    stopper.start()
+    assert next(watch).status == NOT_SERVING  # health flips before the server goes away
+    release.set()
+    caller.join(30)
+    stopper.join(30)
+    assert not stopper.is_alive()
+    assert result["res"].ids.tolist() == [[1]]  # the call in flight completed
+    assert ctx.database.closed
+    client.close()
+    channel.close()

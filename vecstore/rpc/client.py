@@ -1,0 +1,377 @@
+"""The gRPC client: the embedded API, served by a `vecstore serve` daemon.
+
+`Client` mirrors `Database` and `RemoteCollection` mirrors `Collection`:
+same methods, parameters, return types and exception classes. Each method
+also takes a keyword-only `timeout` (seconds; default: the one given to
+`connect`), sent as the call's gRPC deadline.
+
+Inputs go through the engine's own validators before they are encoded, so
+a bad batch raises the same error as in embedded mode without a round trip,
+and values the wire cannot carry (float ids, ragged arrays) never reach it.
+The server validates again, for clients in other languages.
+
+Batches larger than the message limit are split. For `upsert` that means
+streaming: the batch is validated whole first, so a bad batch still writes
+nothing, but a server-side failure part-way (a full disk) leaves the parts
+before it written, as the error message says.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import grpc
+import numpy as np
+
+from ..config import CollectionConfig, check_name
+from ..engine import validate as V
+from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
+from ..types import CollectionInfo, Points, SearchResult
+from . import convert as C
+from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .status import error_from_rpc
+from .v1 import vecstore_pb2 as pb
+from .v1 import vecstore_pb2_grpc as pb_grpc
+
+DEFAULT_TIMEOUT = 60.0
+# A large upsert is streamed in messages of about this size, each one durable
+# commit: large enough that fsyncs are few, small enough to pipeline.
+STREAM_CHUNK_BYTES = 16 << 20
+_ID_BYTES = 11  # a varint int64 id plus its share of framing, rounded up
+_HIT_BYTES = 15  # one search hit: varint id + float score
+
+
+def connect(
+    target: str,
+    api_key: str | None = None,
+    *,
+    tls: bool = False,
+    root_certificates: bytes | str | os.PathLike | None = None,
+    server_name: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> "Client":
+    """Connect to a `vecstore serve` daemon at "host:port".
+
+    api_key: sent as `authorization: Bearer <key>` when given.
+    tls: use TLS; implied by root_certificates (PEM bytes or a file path,
+    for servers whose certificate the system does not trust, e.g. self-signed).
+    server_name: the name to check the certificate against, when it differs
+    from the host in `target`.
+    timeout: default deadline of each call in seconds (None: no deadline).
+    max_message_bytes: the largest message sent or accepted; keep it equal
+    to the server's (both default to 64 MiB). Larger batches are split.
+    """
+    return Client(target, api_key, tls=tls, root_certificates=root_certificates, server_name=server_name,
+                  timeout=timeout, max_message_bytes=max_message_bytes)
+
+
+def _read_pem(value: bytes | str | os.PathLike | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
+class Client:
+    """What `vecstore.connect` returns: the `Database` interface over gRPC. Thread-safe."""
+
+    def __init__(
+        self,
+        target: str,
+        api_key: str | None = None,
+        *,
+        tls: bool = False,
+        root_certificates: bytes | str | os.PathLike | None = None,
+        server_name: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.target = target
+        self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
+        # what one request may hold: room left for framing and small fields
+        self._budget = max(1024, max_message_bytes - max(256, max_message_bytes // 16))
+        self._chunk_bytes = min(self._budget, STREAM_CHUNK_BYTES)
+        options = [
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes),
+        ]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        if tls or root_certificates is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=_read_pem(root_certificates))
+            self._channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
+        self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        self._collections = pb_grpc.CollectionsStub(self._channel)
+        self._points = pb_grpc.PointsStub(self._channel)
+        self._closed = False
+
+    # -- calls --------------------------------------------------------------------
+    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        if self._closed:
+            raise DatabaseClosedError(f"client for {self.target} is closed")
+        try:
+            return method(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.target) from None
+
+    # -- the Database interface ------------------------------------------------------
+    def create_collection(
+        self,
+        name: str,
+        *,
+        dim: int,
+        metric: str = "cosine",
+        quantization: Any = "binary",
+        vector_dtype: str = "float32",
+        timeout: float | None = None,
+    ) -> "RemoteCollection":
+        """Create a collection. quantization: a kind name ("none", "binary") or a
+        config object such as `BinaryQuantization(oversampling=8)`."""
+        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype)
+        request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
+        response = self._call(self._collections.CreateCollection, request, timeout)
+        return RemoteCollection(self, *C.description_from_proto(response.collection))
+
+    def get_collection(self, name: str, *, timeout: float | None = None) -> "RemoteCollection":
+        check_name(name)
+        response = self._call(self._collections.GetCollection, pb.GetCollectionRequest(name=name), timeout)
+        return RemoteCollection(self, *C.description_from_proto(response.collection))
+
+    def list_collections(self, *, timeout: float | None = None) -> list[str]:
+        return list(self._call(self._collections.ListCollections, pb.ListCollectionsRequest(), timeout).names)
+
+    def drop_collection(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a collection and all its points."""
+        check_name(name)
+        self._call(self._collections.DropCollection, pb.DropCollectionRequest(name=name), timeout)
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the channel. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r})"
+
+
+class RemoteCollection:
+    """The `Collection` interface of one collection on the server.
+
+    Pinned to the collection it was made from: after a drop, its calls raise
+    CollectionNotFoundError even if a new collection takes the same name.
+    """
+
+    def __init__(self, client: Client, config: CollectionConfig, cid: int) -> None:
+        self._client = client
+        self.config = config
+        self.cid = cid
+        self._ref = C.ref_to_proto(config.name, cid)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def metric(self) -> str:
+        return self.config.metric
+
+    def __repr__(self) -> str:
+        return (f"RemoteCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
+                f"quantization={self.config.quantization.kind!r}, server={self._client.target!r})")
+
+    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+        return self._client._call(method, request, timeout)
+
+    # -- writes -------------------------------------------------------------------
+    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
+               timeout: float | None = None) -> int:
+        """Insert or replace points; returns once the batch is durable.
+
+        A replaced point takes the new vector and the new payload (None clears
+        it). Returns the number of points written.
+        """
+        ids, x, encoded = self._check_batch(ids, vectors, payloads)
+        sizes = self._row_bytes(x, encoded)
+        if int(sizes.sum()) <= self._client._budget:
+            return self._call(self._client._points.Upsert, self._upsert_request(ids, x, encoded), timeout).written
+        requests = (self._upsert_request(ids[lo:hi], x[lo:hi], None if encoded is None else encoded[lo:hi])
+                    for lo, hi in _chunk_bounds(sizes, self._client._chunk_bytes))
+        return self._call(self._client._points.UpsertStream, requests, timeout).written
+
+    def import_batches(self, batches: Iterable[tuple], *, timeout: float | None = None) -> int:
+        """Bulk import over one stream: each batch ((ids, vectors) or (ids, vectors,
+        payloads)) is committed on its own as it arrives, so memory stays bounded
+        and a failure keeps the batches before it. Returns the points written.
+        gRPC only; in embedded mode call `upsert` per batch."""
+        source = _RememberingIterator(self._import_requests(batches))
+        try:
+            return self._call(self._client._points.UpsertStream, source, timeout).written
+        except VecstoreError:
+            if source.error is not None:
+                raise source.error from None  # a bad batch, not a server failure
+            raise
+
+    def _import_requests(self, batches: Iterable[tuple]) -> Iterator[pb.UpsertRequest]:
+        for batch in batches:
+            if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+                raise InvalidArgumentError(f"each batch must be (ids, vectors) or (ids, vectors, payloads), got {type(batch).__name__}")
+            ids, x, encoded = self._check_batch(*batch)
+            # the caller chose the batch size (= the commit size): split only
+            # what would not fit in one message
+            for lo, hi in _chunk_bounds(self._row_bytes(x, encoded), self._client._budget):
+                yield self._upsert_request(ids[lo:hi], x[lo:hi], None if encoded is None else encoded[lo:hi])
+
+    def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None):
+        """The engine's own checks, in the engine's order."""
+        ids = V.check_ids(ids)
+        V.check_unique(ids)
+        x = V.check_vectors(vectors, self.dim, collection=self.name)
+        V.check_lengths(len(ids), len(x))
+        return ids, x, V.check_payloads(payloads, len(ids))
+
+    def _row_bytes(self, x: np.ndarray, encoded: list[bytes | None] | None) -> np.ndarray:
+        sizes = np.full(len(x), 4 * x.shape[1] + _ID_BYTES, dtype=np.int64)
+        if encoded is not None:
+            sizes += np.fromiter((len(p or b"") + 3 for p in encoded), dtype=np.int64, count=len(encoded))
+        return sizes
+
+    def _upsert_request(self, ids: np.ndarray, x: np.ndarray, encoded: list[bytes | None] | None) -> pb.UpsertRequest:
+        return pb.UpsertRequest(collection=self._ref, ids=ids.tolist(), vectors=C.vectors_to_proto(x),
+                                payloads=C.payloads_to_proto(encoded))
+
+    def delete(self, ids: Any, *, timeout: float | None = None) -> int:
+        """Delete points by id; ids that do not exist are ignored. Returns how many went."""
+        ids = V.check_ids(ids, allow_empty=True)
+        step = max(1, self._client._budget // _ID_BYTES)
+        deleted = 0
+        for lo in range(0, max(len(ids), 1), step):
+            request = pb.DeleteRequest(collection=self._ref, ids=ids[lo : lo + step].tolist())
+            deleted += self._call(self._client._points.Delete, request, timeout).deleted
+        return deleted
+
+    def optimize(self, *, timeout: float | None = None) -> None:
+        """Learn the codec again from the current vectors and re-encode all of them."""
+        self._call(self._client._collections.OptimizeCollection, pb.OptimizeCollectionRequest(collection=self._ref), timeout)
+
+    # -- reads --------------------------------------------------------------------
+    def count(self, *, timeout: float | None = None) -> int:
+        """Points in the collection."""
+        return self._call(self._client._points.Count, pb.CountRequest(collection=self._ref), timeout).count
+
+    def info(self, *, timeout: float | None = None) -> CollectionInfo:
+        response = self._call(self._client._collections.GetCollectionInfo,
+                              pb.GetCollectionInfoRequest(collection=self._ref), timeout)
+        return C.info_from_proto(response.info)
+
+    def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True,
+            timeout: float | None = None) -> Points:
+        """Stored vectors (byte-exact float32) and payloads of the ids that exist, in request order."""
+        ids = V.check_ids(ids, allow_empty=True)
+        with_vectors, with_payloads = bool(with_vectors), bool(with_payloads)
+        per_id = _ID_BYTES + (4 * self.dim if with_vectors else 0) + (64 if with_payloads else 0)
+        step = max(1, self._client._budget // per_id)
+        parts = [self._get_part(ids[lo : lo + step], with_vectors, with_payloads, timeout)
+                 for lo in range(0, max(len(ids), 1), step)]
+        return _concat_points(parts, self.dim if with_vectors else 0, with_payloads)
+
+    def _get_part(self, ids: np.ndarray, with_vectors: bool, with_payloads: bool, timeout: float | None) -> Points:
+        request = pb.GetRequest(collection=self._ref, ids=ids.tolist(), with_vectors=with_vectors,
+                                with_payloads=with_payloads)
+        try:
+            response = self._call(self._client._points.Get, request, timeout)
+        except ResourceExhaustedError as exc:
+            # exactly the base class: gRPC's message size limit, not an engine
+            # error; payloads made the answer too big, so ask for halves
+            if type(exc) is not ResourceExhaustedError or len(ids) < 2:
+                raise
+            half = len(ids) // 2
+            return _concat_points([self._get_part(ids[:half], with_vectors, with_payloads, timeout),
+                                   self._get_part(ids[half:], with_vectors, with_payloads, timeout)],
+                                  self.dim if with_vectors else 0, with_payloads)
+        return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
+
+    def search(self, queries: Any, k: int = 10, *, oversampling: float | None = None, rescore: bool | None = None,
+               timeout: float | None = None) -> SearchResult:
+        """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
+
+        queries (nq, dim) or (dim,). oversampling / rescore default to the
+        collection's quantization settings. rescore=False returns code-space
+        scores, which are approximate.
+        """
+        q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
+        k = V.check_k(k)
+        oversampling = V.check_oversampling_arg(oversampling)
+        rescore = V.check_rescore_arg(rescore)
+        per_query = max(4 * self.dim, _HIT_BYTES * k) + 16
+        step = max(1, self._client._budget // per_query)
+        parts = []
+        for lo in range(0, len(q), step):
+            request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo : lo + step]), k=k,
+                                       oversampling=oversampling, rescore=rescore)
+            parts.append(C.search_result_from_proto(self._call(self._client._points.Search, request, timeout), k))
+        if len(parts) == 1:
+            return parts[0]
+        return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
+
+
+def _chunk_bounds(sizes: np.ndarray, budget: int) -> list[tuple[int, int]]:
+    """Consecutive [lo, hi) row ranges of at most `budget` bytes (at least one row each)."""
+    ends = np.cumsum(sizes)
+    bounds, lo = [], 0
+    while lo < len(sizes):
+        start = int(ends[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(ends, start + budget, side="right")), lo + 1)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
+
+
+def _concat_points(parts: list[Points], dim: int, with_payloads: bool) -> Points:
+    if len(parts) == 1:
+        return parts[0]
+    return Points(
+        ids=np.concatenate([p.ids for p in parts]),
+        vectors=np.concatenate([p.vectors.reshape(len(p.ids), dim) for p in parts]),
+        payloads=[x for p in parts for x in p.payloads] if with_payloads else [],
+    )
+
+
+class _RememberingIterator:
+    """Wraps a request generator: gRPC turns an exception raised while it pulls
+    requests into a bare CANCELLED, so keep the exception to raise it instead."""
+
+    def __init__(self, source: Iterator[Any]) -> None:
+        self._source = source
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> "_RememberingIterator":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._source)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise

@@ -1,0 +1,321 @@
+"""The gRPC daemon: vecstore.v1 services over one embedded Database.
+
+The servicers only convert (vecstore.rpc.convert) and call the engine; the
+engine validates, locks and opens its own LMDB transaction per call, so
+searches run concurrently on the worker threads (Numba kernels release the
+GIL) and writes are serialized inside the engine. Nothing here holds a lock
+or a transaction between calls.
+
+Lifecycle (`serve`): open the database, bind, print the address, warm up the
+kernels, report SERVING; on SIGTERM or SIGINT report NOT_SERVING, let calls in
+flight finish within the grace period, then close the database.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, TextIO
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from ..engine import Collection, Database
+from ..engine import open as open_db
+from ..errors import CollectionNotFoundError, InternalError, UnavailableError, VecstoreError
+from . import convert as C
+from .auth import ApiKeyInterceptor
+from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .status import abort
+from .v1 import vecstore_pb2 as pb
+from .v1 import vecstore_pb2_grpc as pb_grpc
+
+log = logging.getLogger("vecstore.server")
+
+DEFAULT_WORKERS = 16
+DEFAULT_GRACE_SECONDS = 10.0
+
+SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
+
+
+def _method(service: str, name: str) -> str:
+    return f"/vecstore.v1.{service}/{name}"
+
+
+#: methods a read-only API key may not call; every vecstore.v1 method is in
+#: exactly one of these two sets (tests/test_grpc_auth.py checks it)
+WRITE_METHODS = frozenset({
+    _method("Collections", "CreateCollection"),
+    _method("Collections", "DropCollection"),
+    _method("Collections", "OptimizeCollection"),
+    _method("Points", "Upsert"),
+    _method("Points", "UpsertStream"),
+    _method("Points", "Delete"),
+})
+READ_METHODS = frozenset({
+    _method("Collections", "GetCollection"),
+    _method("Collections", "ListCollections"),
+    _method("Collections", "GetCollectionInfo"),
+    _method("Points", "Get"),
+    _method("Points", "Count"),
+    _method("Points", "Search"),
+})
+
+
+def _rpc(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn exceptions into statuses: vecstore errors as themselves, anything
+    else as INTERNAL with the traceback in the server log, not on the wire."""
+
+    @functools.wraps(fn)
+    def handler(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except VecstoreError as exc:
+            error: VecstoreError = exc
+        except Exception:  # noqa: BLE001 - every failure must become a status
+            if not context.is_active():
+                return None  # the client cancelled or its deadline passed: nobody to tell
+            log.exception("unexpected error in %s", fn.__name__)
+            error = InternalError(f"internal error in {fn.__name__}; the server log has the details")
+        abort(context, error)
+
+    return handler
+
+
+class _Base:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _collection(self, ref: pb.CollectionRef) -> Collection:
+        try:
+            col = self._db.get_collection(ref.name)
+        except CollectionNotFoundError:
+            if not ref.collection_id:
+                raise
+            col = None
+        if ref.collection_id and (col is None or ref.collection_id != col.cid):
+            # the client's handle is for a collection since dropped: say what
+            # the engine says to a stale embedded handle
+            raise CollectionNotFoundError(f"collection '{ref.name}' was dropped")
+        return col
+
+
+class CollectionsService(_Base, pb_grpc.CollectionsServicer):
+    @_rpc
+    def CreateCollection(self, request, context):
+        col = self._db.create_collection(**C.config_from_proto(request.config))
+        return pb.CreateCollectionResponse(collection=C.description_to_proto(col.config, col.cid))
+
+    @_rpc
+    def GetCollection(self, request, context):
+        col = self._db.get_collection(request.name)
+        return pb.GetCollectionResponse(collection=C.description_to_proto(col.config, col.cid))
+
+    @_rpc
+    def ListCollections(self, request, context):
+        return pb.ListCollectionsResponse(names=self._db.list_collections())
+
+    @_rpc
+    def DropCollection(self, request, context):
+        self._db.drop_collection(request.name)
+        return pb.DropCollectionResponse()
+
+    @_rpc
+    def GetCollectionInfo(self, request, context):
+        col = self._collection(request.collection)
+        return pb.GetCollectionInfoResponse(info=C.info_to_proto(col.info(), col.cid))
+
+    @_rpc
+    def OptimizeCollection(self, request, context):
+        self._collection(request.collection).optimize()
+        return pb.OptimizeCollectionResponse()
+
+
+class PointsService(_Base, pb_grpc.PointsServicer):
+    def _upsert(self, request: pb.UpsertRequest) -> int:
+        col = self._collection(request.collection)
+        vectors = C.vectors_from_proto(request.vectors)
+        payloads = C.payloads_from_proto(request.payloads)
+        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads)
+
+    @_rpc
+    def Upsert(self, request, context):
+        return pb.UpsertResponse(written=self._upsert(request))
+
+    @_rpc
+    def UpsertStream(self, request_iterator: Iterator[pb.UpsertRequest], context):
+        written = 0
+        for i, request in enumerate(request_iterator):
+            try:
+                written += self._upsert(request)
+            except VecstoreError as exc:
+                # same class, so the client raises what the engine raised; the
+                # message adds what a resumed import needs to know
+                raise type(exc)(f"{exc.message} (stream message {i}; the {written} points "
+                                f"of earlier messages were written)") from None
+        return pb.UpsertResponse(written=written)
+
+    @_rpc
+    def Get(self, request, context):
+        col = self._collection(request.collection)
+        with_vectors = request.with_vectors if request.HasField("with_vectors") else True
+        with_payloads = request.with_payloads if request.HasField("with_payloads") else True
+        points = col.get(C.ids_from_proto(request.ids), with_vectors=with_vectors, with_payloads=with_payloads)
+        return C.points_to_proto(points, col.dim, with_vectors, with_payloads)
+
+    @_rpc
+    def Delete(self, request, context):
+        return pb.DeleteResponse(deleted=self._collection(request.collection).delete(C.ids_from_proto(request.ids)))
+
+    @_rpc
+    def Count(self, request, context):
+        return pb.CountResponse(count=self._collection(request.collection).count())
+
+    @_rpc
+    def Search(self, request, context):
+        col = self._collection(request.collection)
+        result = col.search(
+            C.vectors_from_proto(request.queries, "queries"),
+            k=request.k,
+            oversampling=request.oversampling if request.HasField("oversampling") else None,
+            rescore=request.rescore if request.HasField("rescore") else None,
+        )
+        return C.search_result_to_proto(result)
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert_chain: bytes  # PEM
+    private_key: bytes  # PEM
+
+    @classmethod
+    def read(cls, cert_path: str, key_path: str) -> "TlsFiles":
+        with open(cert_path, "rb") as c, open(key_path, "rb") as k:
+            return cls(cert_chain=c.read(), private_key=k.read())
+
+
+class RpcServer:
+    """A bound (not yet started) gRPC server over `db`; the caller owns `db`.
+
+    Health reports NOT_SERVING until `set_serving()`: start, warm up, then
+    set_serving, so load balancers only route to a server with warm kernels.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Iterable[str] = (),
+        read_only_api_keys: Iterable[str] = (),
+        tls: TlsFiles | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
+        interceptors = []
+        if api_keys or read_only_api_keys:
+            interceptors.append(ApiKeyInterceptor(api_keys, read_only_api_keys, WRITE_METHODS))
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vecstore-rpc"),
+            interceptors=interceptors,
+            options=[
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
+            ],
+        )
+        pb_grpc.add_CollectionsServicer_to_server(CollectionsService(db), self._server)
+        pb_grpc.add_PointsServicer_to_server(PointsService(db), self._server)
+        # Watch streams run on their own small pool, not the workers'.
+        self.health = health.HealthServicer(
+            experimental_non_blocking=True,
+            experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="vecstore-health"),
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        for name in ("", *SERVICE_NAMES):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self._server,
+        )
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            if tls is None:
+                self.port = self._server.add_insecure_port(bind)
+            else:
+                creds = grpc.ssl_server_credentials([(tls.private_key, tls.cert_chain)])
+                self.port = self._server.add_secure_port(bind, creds)
+        except RuntimeError as exc:
+            raise UnavailableError(f"cannot listen on {bind}: {exc} (port in use, or host not local?)") from None
+        if not self.port:
+            raise UnavailableError(f"cannot listen on {bind} (port in use, or host not local?)")
+        self.host = host
+        self.tls = tls is not None
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def start(self) -> "RpcServer":
+        self._server.start()
+        return self
+
+    def set_serving(self) -> None:
+        for name in ("", *SERVICE_NAMES):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> None:
+        """NOT_SERVING at once, refuse new calls, wait up to `grace` seconds for
+        calls in flight, then cancel what is left."""
+        self.health.enter_graceful_shutdown()
+        self._server.stop(grace).wait()
+
+
+def serve(
+    data_dir: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 50051,
+    api_keys: Iterable[str] = (),
+    read_only_api_keys: Iterable[str] = (),
+    tls: TlsFiles | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    workers: int = DEFAULT_WORKERS,
+    grace: float = DEFAULT_GRACE_SECONDS,
+    sync: bool = True,
+    warm: bool = True,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
+    from ..warmup import warm_up
+
+    api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with open_db(data_dir, sync=sync) as db:
+            server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
+                               tls=tls, max_message_bytes=max_message_bytes, workers=workers).start()
+            scheme = "TLS" if server.tls else "plaintext"
+            auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
+            print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
+            if warm and not stop.is_set():
+                print(f"vecstore: kernels warmed up in {warm_up():.1f} s", file=out, flush=True)
+            server.set_serving()
+            print("vecstore: serving (health SERVING); SIGTERM or Ctrl-C stops", file=out, flush=True)
+            while not stop.wait(0.5):
+                pass
+            print(f"vecstore: shutting down (grace {grace:g} s)", file=out, flush=True)
+            server.stop(grace)
+        print("vecstore: storage closed, bye", file=out, flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
