@@ -48,6 +48,7 @@ SETTINGS: dict[str, tuple[dict, tuple[float, ...]]] = {
     "pq96x4 sdc": ({"kind": "pq", "m": 96, "nbits": 4, "mode": "sdc"}, (4, 8, 16)),
     "pq96x8 adc": ({"kind": "pq", "m": 96, "nbits": 8, "mode": "adc"}, (2, 4, 8)),
     "scalar": ({"kind": "scalar"}, (1, 2, 4)),
+    "sparse D8192 a64": ({"kind": "sparse"}, (10, 20, 40, 80)),
 }
 
 
