@@ -145,6 +145,14 @@ def check_rescore_arg(value: Any) -> bool | None:
     raise InvalidQueryError(f"rescore must be True, False or None, got {value!r}")
 
 
+def check_delete_selector(ids: Any, filter: Any) -> None:
+    """delete takes ids or a filter: exactly one of them."""
+    if filter is not None and ids is not None:
+        raise InvalidQueryError("delete takes ids or filter=, not both")
+    if filter is None and ids is None:
+        raise InvalidQueryError("delete needs ids or filter=")
+
+
 MAX_SCROLL_LIMIT = 10_000
 
 

@@ -27,7 +27,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ..engine import Collection, Database
 from ..engine import open as open_db
-from ..errors import CollectionNotFoundError, InternalError, UnavailableError, VecstoreError
+from ..errors import CollectionNotFoundError, InternalError, InvalidPayloadError, UnavailableError, VecstoreError
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
@@ -53,17 +53,24 @@ WRITE_METHODS = frozenset({
     _method("Collections", "CreateCollection"),
     _method("Collections", "DropCollection"),
     _method("Collections", "OptimizeCollection"),
+    _method("Collections", "CreatePayloadIndex"),
+    _method("Collections", "DropPayloadIndex"),
     _method("Points", "Upsert"),
     _method("Points", "UpsertStream"),
     _method("Points", "Delete"),
+    _method("Points", "SetPayload"),
+    _method("Points", "OverwritePayload"),
+    _method("Points", "DeletePayloadKeys"),
 })
 READ_METHODS = frozenset({
     _method("Collections", "GetCollection"),
     _method("Collections", "ListCollections"),
     _method("Collections", "GetCollectionInfo"),
+    _method("Collections", "ListPayloadIndexes"),
     _method("Points", "Get"),
     _method("Points", "Count"),
     _method("Points", "Search"),
+    _method("Points", "Scroll"),
 })
 
 
@@ -135,6 +142,20 @@ class CollectionsService(_Base, pb_grpc.CollectionsServicer):
         self._collection(request.collection).optimize()
         return pb.OptimizeCollectionResponse()
 
+    @_rpc
+    def CreatePayloadIndex(self, request, context):
+        col = self._collection(request.collection)
+        col.create_payload_index(request.key, C.index_kind_from_proto(request.kind))
+        return pb.CreatePayloadIndexResponse()
+
+    @_rpc
+    def DropPayloadIndex(self, request, context):
+        return pb.DropPayloadIndexResponse(dropped=self._collection(request.collection).drop_payload_index(request.key))
+
+    @_rpc
+    def ListPayloadIndexes(self, request, context):
+        return C.payload_indexes_to_proto(self._collection(request.collection).payload_indexes())
+
 
 class PointsService(_Base, pb_grpc.PointsServicer):
     def _upsert(self, request: pb.UpsertRequest) -> int:
@@ -170,11 +191,18 @@ class PointsService(_Base, pb_grpc.PointsServicer):
 
     @_rpc
     def Delete(self, request, context):
-        return pb.DeleteResponse(deleted=self._collection(request.collection).delete(C.ids_from_proto(request.ids)))
+        col = self._collection(request.collection)
+        flt = C.optional_filter(request)
+        if flt is None:
+            deleted = col.delete(C.ids_from_proto(request.ids))
+        else:  # the engine rejects ids and a filter together
+            deleted = col.delete(C.ids_from_proto(request.ids) if len(request.ids) else None, filter=flt)
+        return pb.DeleteResponse(deleted=deleted)
 
     @_rpc
     def Count(self, request, context):
-        return pb.CountResponse(count=self._collection(request.collection).count())
+        col = self._collection(request.collection)
+        return pb.CountResponse(count=col.count(filter=C.optional_filter(request)))
 
     @_rpc
     def Search(self, request, context):
@@ -182,10 +210,45 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         result = col.search(
             C.vectors_from_proto(request.queries, "queries"),
             k=request.k,
+            filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
             rescore=request.rescore if request.HasField("rescore") else None,
         )
         return C.search_result_to_proto(result)
+
+    @_rpc
+    def Scroll(self, request, context):
+        col = self._collection(request.collection)
+        with_vectors = request.with_vectors if request.HasField("with_vectors") else False
+        with_payloads = request.with_payloads if request.HasField("with_payloads") else True
+        page = col.scroll(
+            request.limit,
+            after=request.after if request.HasField("after") else None,
+            filter=C.optional_filter(request),
+            with_vectors=with_vectors,
+            with_payloads=with_payloads,
+        )
+        return C.scroll_page_to_proto(page, col.dim, with_vectors, with_payloads)
+
+    @_rpc
+    def SetPayload(self, request, context):
+        col = self._collection(request.collection)
+        if not request.payload:  # a merge needs an object; empty bytes mean "none" elsewhere
+            raise InvalidPayloadError("SetPayloadRequest.payload is empty: expected a JSON object such as {\"tag\": 1}")
+        payload = C.payload_from_bytes(request.payload)
+        return pb.SetPayloadResponse(changed=col.set_payload(C.ids_from_proto(request.ids), payload))
+
+    @_rpc
+    def OverwritePayload(self, request, context):
+        col = self._collection(request.collection)
+        payload = C.payload_from_bytes(request.payload)
+        return pb.OverwritePayloadResponse(changed=col.overwrite_payload(C.ids_from_proto(request.ids), payload))
+
+    @_rpc
+    def DeletePayloadKeys(self, request, context):
+        col = self._collection(request.collection)
+        changed = col.delete_payload_keys(C.ids_from_proto(request.ids), list(request.keys))
+        return pb.DeletePayloadKeysResponse(changed=changed)
 
 
 @dataclass(frozen=True)
