@@ -9,6 +9,9 @@ or a transaction between calls.
 Lifecycle (`serve`): open the database, bind, print the address, warm up the
 kernels, report SERVING; on SIGTERM or SIGINT report NOT_SERVING, let calls in
 flight finish within the grace period, then close the database.
+
+Every call passes `observe.RequestObserver` (one debug log line; request
+metrics when `metrics_port` is given, served by `metrics.py` over HTTP).
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from ..errors import CollectionNotFoundError, InternalError, InvalidPayloadError
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .observe import RequestObserver
 from .status import abort
 from .v1 import vecstore_pb2 as pb
 from .v1 import vecstore_pb2_grpc as pb_grpc
@@ -267,6 +271,9 @@ class RpcServer:
 
     Health reports NOT_SERVING until `set_serving()`: start, warm up, then
     set_serving, so load balancers only route to a server with warm kernels.
+
+    metrics_port: serve Prometheus metrics over HTTP on metrics_host:metrics_port
+    (0 picks a free port; `metrics_url` says which); None: no metrics.
     """
 
     def __init__(
@@ -280,9 +287,17 @@ class RpcServer:
         tls: TlsFiles | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         workers: int = DEFAULT_WORKERS,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
-        interceptors = []
+        metrics = None
+        if metrics_port is not None:
+            from .metrics import ServerMetrics  # prometheus-client only when asked for
+
+            metrics = ServerMetrics(db)
+        # first, so that it also sees the calls the key check refuses
+        interceptors: list[grpc.ServerInterceptor] = [RequestObserver(metrics)]
         if api_keys or read_only_api_keys:
             interceptors.append(ApiKeyInterceptor(api_keys, read_only_api_keys, WRITE_METHODS))
         self._server = grpc.server(
@@ -321,6 +336,17 @@ class RpcServer:
             raise UnavailableError(f"cannot listen on {bind} (port in use, or host not local?)")
         self.host = host
         self.tls = tls is not None
+        self._metrics_http = None
+        if metrics is not None:
+            try:
+                self._metrics_http = metrics.serve_http(metrics_host, metrics_port)
+            except BaseException:
+                self._server.stop(None)  # release the bound port
+                raise
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self._metrics_http.url if self._metrics_http is not None else None
 
     @property
     def address(self) -> str:
@@ -339,6 +365,8 @@ class RpcServer:
         calls in flight, then cancel what is left."""
         self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        if self._metrics_http is not None:
+            self._metrics_http.stop()
 
 
 def serve(
@@ -354,6 +382,8 @@ def serve(
     grace: float = DEFAULT_GRACE_SECONDS,
     sync: bool = True,
     warm: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
@@ -365,10 +395,13 @@ def serve(
     try:
         with open_db(data_dir, sync=sync) as db:
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
-                               tls=tls, max_message_bytes=max_message_bytes, workers=workers).start()
+                               tls=tls, max_message_bytes=max_message_bytes, workers=workers,
+                               metrics_port=metrics_port, metrics_host=metrics_host).start()
             scheme = "TLS" if server.tls else "plaintext"
             auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
             print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
+            if server.metrics_url:
+                print(f"vecstore: Prometheus metrics at {server.metrics_url}", file=out, flush=True)
             if warm and not stop.is_set():
                 print(f"vecstore: kernels warmed up in {warm_up():.1f} s", file=out, flush=True)
             server.set_serving()
