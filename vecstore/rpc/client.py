@@ -403,7 +403,6 @@ class RemoteCollection:
             return parts[0]
         return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
 
-
     def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True, timeout: float | None = None) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
