@@ -2,6 +2,7 @@
 
     python bench/bench_filters.py [--dataset /work/shared/datasets/pypi-minilm] [--n 100000]
                                   [--nq 1000] [--timed 200] [--rounds 3] [--data-dir /tmp/bench_filters]
+                                  [--server]
 
 Base vectors are real sentence embeddings (pypi-minilm; float16 on disk, stored
 as float32); payloads are synthetic: `bucket` is an integer in 0..999, each
@@ -14,6 +15,11 @@ server's case), after one warm-up pass, for three ways to decide the filter:
   payload     no index: every query reads the payloads from LMDB (the slow path)
   forced      indexed, with the exact-over-matches switch forced off or on,
               to show where the switch pays (selection.prefer_exact)
+
+With --server every search (and index change) goes through the gRPC client
+to a server over loopback. The server runs in this process, so the forced
+switch still reaches its engine; client and server share one GIL, so these
+q/s are a floor for a client on another machine.
 """
 import argparse
 import os
@@ -65,6 +71,7 @@ def main():
     ap.add_argument("--timed-payload", type=int, default=20, help="queries timed on the payload (unindexed) path")
     ap.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
     ap.add_argument("--data-dir", default="/tmp/bench_filters")
+    ap.add_argument("--server", action="store_true", help="search through gRPC (in-process server, loopback)")
     a = ap.parse_args()
 
     xb, xq = load_dataset(a.dataset, a.n, a.nq)
@@ -84,8 +91,16 @@ def main():
     t0 = time.perf_counter()
     col.create_payload_index("bucket", "integer")
     index_s = time.perf_counter() - t0
+    server = client = None
+    if a.server:  # loaded embedded (faster); searched over the wire
+        from vecstore.rpc.server import RpcServer
+
+        server = RpcServer(db).start()
+        server.set_serving()
+        client = vecstore.connect(server.address)
+        col = client.get_collection("docs")
     info = col.info()
-    print(f"n={n} d={xb.shape[1]} load {load_s:.1f}s, integer index built in {index_s:.2f}s, "
+    print(f"{'gRPC (in-process server, loopback)' if a.server else 'embedded'}: n={n} d={xb.shape[1]} load {load_s:.1f}s, integer index built in {index_s:.2f}s, "
           f"index RAM {info.extra['payload_index_ram_bytes'] / n:.1f} B/point, codes+ids {(info.ram_bytes - info.extra['payload_index_ram_bytes']) / n:.1f} B/point")
 
     filters = {sel: (None if sel == 1.0 else {"bucket": {"$lt": int(round(sel * 1000))}}) for sel in SELECTIVITIES}
@@ -135,6 +150,9 @@ def main():
             print(f"| {sel:.1%} | {len(rows):,} | {cells[0]:.3f} | {cells[1]:.0f} | {cells[2]:.3f} | {cells[3]:.0f} |")
     finally:
         collection_module.prefer_exact = original
+    if server is not None:
+        client.close()
+        server.stop(grace=1)
     db.close()
     shutil.rmtree(a.data_dir, ignore_errors=True)
 

@@ -90,3 +90,33 @@ def test_commands_need_a_target(capsys, monkeypatch):
     monkeypatch.delenv("VECSTORE_SERVER", raising=False)
     code = cli.main(["list"])
     assert code == 2 and "--server HOST:PORT" in capsys.readouterr().err
+
+
+def test_filtered_search_and_payload_indexes_in_info(tmp_path, capsys, target):
+    x = np.eye(6, 8, dtype=np.float32) + 0.01
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"even": i % 2 == 0, "i": i}) + "\n" for i in range(6)))
+    code, _, err = run(capsys, "import", "docs", tmp_path / "x.npy", "--payloads", tmp_path / "p.jsonl", "--create",
+                       "--quantization", "none", "--quiet", *target)
+    assert code == 0, err
+    code, out, err = run(capsys, "search", "docs", "--like", 1, "-k", 6, "--filter", '{"even": true}', *target)
+    assert code == 0, err
+    assert sorted(hit["id"] for hit in json.loads(out)["hits"]) == [0, 2, 4]
+    code, _, err = run(capsys, "search", "docs", "--like", 1, "--filter", '{"even": {"$tru": 1}}', *target)
+    assert code == 2 and "InvalidFilterError: filter['even']['$tru']: unknown operator" in err
+    code, _, err = run(capsys, "search", "docs", "--like", 1, "--filter", "{even}", *target)
+    assert code == 2 and "--filter is not valid JSON" in err
+
+    with open_same(target) as db:
+        db.get_collection("docs").create_payload_index("i", "integer")
+    code, out, err = run(capsys, "info", "docs", *target)
+    assert code == 0, err
+    assert "count=6" in out and "payload_indexes={'i': 'integer'}" in out
+
+
+def open_same(target):
+    """The database the CLI target points at, through the library."""
+    import vecstore
+
+    kind, where = target
+    return vecstore.connect(where) if kind == "--server" else vecstore.open(where)

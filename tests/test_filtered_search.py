@@ -57,7 +57,7 @@ def test_filtered_recall_is_at_least_unfiltered(loaded, data, indexed, path, mon
     d, bucket = data
     if indexed:
         loaded.create_payload_index("bucket", "integer")
-    if path != "auto":  # force one path at every selectivity
+    if path != "auto":  # force one path at every selectivity (the gRPC fixture's server runs in this process)
         monkeypatch.setattr(collection_module, "prefer_exact", lambda *args: path == "exact")
     unfiltered = recall_at_k(loaded.search(d.xq, k=10).ids, exact_top(d, np.arange(N))[0], 10)
     for fraction, bound in SELECTIVITIES.items():

@@ -6,6 +6,7 @@ import pytest
 import vecstore
 from vecstore import errors as E
 from vecstore.rpc.auth import read_key_file
+from vecstore.rpc.client import RemoteCollection
 from vecstore.rpc.server import READ_METHODS, WRITE_METHODS
 from vecstore.rpc.status import ERROR_CODE_KEY
 from vecstore.rpc.v1 import vecstore_pb2 as pb
@@ -124,3 +125,74 @@ def test_key_file(tmp_path):
     path = tmp_path / "keys"
     path.write_text("# team keys\nalpha\n\n  beta  \n#gamma\n")
     assert read_key_file(str(path)) == ["alpha", "beta"]
+
+
+def payload_calls(col):
+    """Every payload, filter and scroll call of the client, as (name, call, writes)."""
+    return [
+        ("scroll", lambda: col.scroll(10, filter={"tag": "a"}), False),
+        ("count filter", lambda: col.count(filter={"tag": "a"}), False),
+        ("search filter", lambda: col.search(np.ones(4), k=1, filter={"tag": "a"}), False),
+        ("payload_indexes", lambda: col.payload_indexes(), False),
+        ("set_payload", lambda: col.set_payload([1], {"tag": "b"}), True),
+        ("overwrite_payload", lambda: col.overwrite_payload([2], {"tag": "c"}), True),
+        ("delete_payload_keys", lambda: col.delete_payload_keys([1], ["tag"]), True),
+        ("create_payload_index", lambda: col.create_payload_index("n", "integer"), True),
+        ("drop_payload_index", lambda: col.drop_payload_index("tag"), True),
+        ("delete filter", lambda: col.delete(filter={"tag": "a"}), True),
+    ]
+
+
+@pytest.fixture
+def tagged(keyed):
+    """A collection of two tagged points, made with the full key."""
+    address, _ = keyed
+    with vecstore.connect(address, api_key=KEY) as admin:
+        col = admin.create_collection("docs", dim=4, quantization="none")
+        col.upsert([1, 2], np.eye(2, 4), [{"tag": "a"}, {"tag": "a"}])
+        col.create_payload_index("tag", "keyword")
+    return address
+
+
+def state(address):
+    with vecstore.connect(address, api_key=KEY) as admin:
+        col = admin.get_collection("docs")
+        return col.get([1, 2]).payloads, col.payload_indexes()
+
+
+@pytest.mark.parametrize("key", [None, "wrong"], ids=["no key", "wrong key"])
+def test_payload_filter_and_scroll_calls_need_a_key(tagged, key):
+    before = state(tagged)
+    with vecstore.connect(tagged, api_key=KEY) as admin:
+        handle = admin.get_collection("docs")  # a handle made with a key, used without one
+    with vecstore.connect(tagged, api_key=key) as stranger:
+        col = RemoteCollection(stranger, handle.config, handle.cid)
+        for name, call, _ in payload_calls(col):
+            with pytest.raises(E.UnauthenticatedError):
+                call()
+    assert state(tagged) == before
+
+
+def test_read_only_key_reads_payloads_but_cannot_edit_them(tagged):
+    before = state(tagged)
+    with vecstore.connect(tagged, api_key=READ_KEY) as reader:
+        col = reader.get_collection("docs")
+        for name, call, writes in payload_calls(col):
+            if writes:
+                with pytest.raises(E.PermissionDeniedError, match="read-only"):
+                    call()
+            else:
+                call()  # allowed
+        assert col.count(filter={"tag": "a"}) == 2
+        assert col.scroll(10, filter={"tag": "a"}).points.ids.tolist() == [1, 2]
+    assert state(tagged) == before  # no write went through
+
+
+def test_full_key_edits_payloads_and_indexes(tagged):
+    with vecstore.connect(tagged, api_key=KEY) as admin:
+        col = admin.get_collection("docs")
+        results = {name: call() for name, call, _ in payload_calls(col)}
+    assert results["set_payload"] == 1 and results["overwrite_payload"] == 1 and results["delete_payload_keys"] == 1
+    assert results["drop_payload_index"] is True
+    assert results["delete filter"] == 0  # by then no point is tagged "a"
+    assert state(tagged) == ([{}, {"tag": "c"}], {"n": "integer"})

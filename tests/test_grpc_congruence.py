@@ -72,6 +72,21 @@ def operations(db, kind, metric):
     out["delete"] = col.delete(np.concatenate([data.ids[100:300], [10**12]]))
     out["count"] = col.count()
     out["search_after_delete"] = col.search(data.xq, k=10)
+    col.create_payload_index("i", "integer")
+    out["indexes"] = col.payload_indexes()
+    out["count_filtered"] = col.count(filter={"tag": "a"})
+    out["count_indexed"] = col.count(filter={"i": {"$gte": 600}})
+    out["search_filtered"] = col.search(data.xq, k=10, filter={"tag": "b", "i": {"$lt": 900}})
+    out["search_few_match"] = col.search(data.xq, k=10, filter={"i": {"$in": [400, 401, 403]}})
+    out["scroll"] = col.scroll(50, after=int(data.ids[400]), filter={"tag": "a"}, with_vectors=True)
+    out["scroll_end"] = col.scroll(10_000, with_payloads=False)
+    out["set_payload"] = col.set_payload(data.ids[300:310], {"tag": "c"})
+    out["overwrite_payload"] = col.overwrite_payload(data.ids[310:312], None)
+    out["delete_payload_keys"] = col.delete_payload_keys(data.ids[312:320], ["i", "nothing.here"])
+    out["get_edited"] = col.get(data.ids[300:320], with_vectors=False)
+    out["delete_filtered"] = col.delete(filter={"tag": "c"})
+    out["drop_index"] = col.drop_payload_index("i")
+    out["drop_index_again"] = col.drop_payload_index("i")
     col.optimize()
     out["search_after_optimize"] = col.search(data.xq, k=10)
     out["info"] = col.info()
@@ -82,6 +97,11 @@ def operations(db, kind, metric):
         ("err_k", lambda: col.search(data.xq, k=0)),
         ("err_exists", lambda: db.create_collection("docs", dim=4)),
         ("err_missing", lambda: db.get_collection("nope")),
+        ("err_filter", lambda: col.search(data.xq, k=1, filter={"$or": [{"tag": "a"}, {"i": {"$inn": [1]}}]})),
+        ("err_delete_both", lambda: col.delete([1], filter={"tag": "a"})),
+        ("err_scroll_limit", lambda: col.scroll(0)),
+        ("err_index_kind", lambda: col.create_payload_index("tag", "text")),
+        ("err_keys", lambda: col.delete_payload_keys([1], "tag")),
     ]:
         try:
             call()
@@ -98,6 +118,9 @@ def assert_same(a, b, key):
         np.testing.assert_array_equal(a.ids, b.ids, err_msg=key)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6, atol=1e-6, err_msg=key)
         assert a.ids.dtype == b.ids.dtype and a.scores.dtype == b.scores.dtype, key
+    elif isinstance(a, vecstore.ScrollPage):
+        assert a.next_cursor == b.next_cursor, key
+        assert_same(a.points, b.points, key)
     elif isinstance(a, vecstore.Points):
         np.testing.assert_array_equal(a.ids, b.ids, err_msg=key)
         assert a.vectors.shape == b.vectors.shape and a.vectors.tobytes() == b.vectors.tobytes(), key

@@ -152,6 +152,47 @@ def test_raw_point_requests_are_validated_by_the_server(served):
     assert col.get([1, 2]).payloads == [{"a": 1}, None]
 
 
+def test_raw_payload_filter_and_scroll_requests_are_validated_by_the_server(served):
+    col = served.client.create_collection("docs", dim=4, quantization="none")
+    col.upsert([1, 2], np.ones((2, 4)), [{"a": 1}, {"a": 2}])
+    col.create_payload_index("a", "integer")
+    ref = C.ref_to_proto("docs")
+    match_a1 = C.filter_to_proto({"a": {"$eq": 1}})
+    no_op = pb.Filter(condition=pb.FieldCondition(key="a"))
+    bad_key = pb.Filter(condition=pb.FieldCondition(key="a.$b", eq=pb.Value(integer_value=1)))
+    P, Cs = served.points, served.collections
+    cases = [
+        (P.Delete, pb.DeleteRequest(collection=ref, ids=[2], filter=match_a1), "INVALID_QUERY", "not both"),
+        (P.Delete, pb.DeleteRequest(collection=ref, filter=no_op), "INVALID_FILTER", "no operator set"),
+        (P.Count, pb.CountRequest(collection=ref, filter=bad_key), "INVALID_FILTER", "'$b' is not a field name"),
+        (P.Search, pb.SearchRequest(collection=ref, k=1, queries=pb.Vectors(dim=4, data=b"\0\0\x80?" * 4),
+                                    filter=pb.Filter(all=pb.FilterList())), "INVALID_FILTER", "non-empty list"),
+        (P.Scroll, pb.ScrollRequest(collection=ref), "INVALID_QUERY", "limit"),  # limit unset
+        (P.Scroll, pb.ScrollRequest(collection=ref, limit=5, after=-1), "INVALID_QUERY", "after"),
+        (P.SetPayload, pb.SetPayloadRequest(collection=ref, ids=[1]), "INVALID_PAYLOAD", "expected a JSON object"),
+        (P.SetPayload, pb.SetPayloadRequest(collection=ref, ids=[1], payload=b"[1]"), "INVALID_PAYLOAD", "JSON object"),
+        (P.SetPayload, pb.SetPayloadRequest(collection=ref, ids=[-1], payload=b"{}"), "INVALID_ID", "negative"),
+        (P.OverwritePayload, pb.OverwritePayloadRequest(collection=ref, ids=[1], payload=b"{bad"), "INVALID_PAYLOAD", "not valid"),
+        (P.DeletePayloadKeys, pb.DeletePayloadKeysRequest(collection=ref, ids=[1]), "INVALID_PAYLOAD", "non-empty list"),
+        (Cs.CreatePayloadIndex, pb.CreatePayloadIndexRequest(collection=ref, key="b"), "INVALID_CONFIG", "kind is required"),
+        (Cs.CreatePayloadIndex, pb.CreatePayloadIndexRequest(collection=ref, key="b", kind=99), "INVALID_CONFIG", "unknown"),
+        (Cs.CreatePayloadIndex, pb.CreatePayloadIndexRequest(collection=ref, key="", kind=pb.PAYLOAD_INDEX_KIND_KEYWORD),
+         "INVALID_CONFIG", "key must be"),
+        (Cs.DropPayloadIndex, pb.DropPayloadIndexRequest(collection=ref, key="a..b"), "INVALID_CONFIG", "empty part"),
+    ]
+    for call, request, want_code, want_text in cases:
+        status, code, details = wire_error(call, request)
+        assert (status, code) == (grpc.StatusCode.INVALID_ARGUMENT, want_code), (request, details)
+        assert want_text in details, details
+    # nothing changed
+    assert col.count() == 2 and col.get([1, 2]).payloads == [{"a": 1}, {"a": 2}]
+    assert col.payload_indexes() == {"a": "integer"}
+    # and the valid forms work on the raw wire too
+    assert P.Delete(pb.DeleteRequest(collection=ref, filter=match_a1), timeout=30).deleted == 1
+    assert P.Count(pb.CountRequest(collection=ref, filter=pb.Filter()), timeout=30).count == 1
+    assert P.Delete(pb.DeleteRequest(collection=ref), timeout=30).deleted == 0  # no ids, no filter: nothing
+
+
 def test_stale_handle_after_drop_and_recreate(db):
     """Both modes: a handle from before a drop keeps failing, even when the name is reused."""
     old = db.create_collection("docs", dim=4)
@@ -198,7 +239,7 @@ def test_unreachable_server_is_unavailable():
 def test_deadline_exceeded(served, monkeypatch):
     release = threading.Event()
     real_count = vecstore.Collection.count
-    monkeypatch.setattr(vecstore.Collection, "count", lambda self: release.wait(10) and real_count(self))
+    monkeypatch.setattr(vecstore.Collection, "count", lambda self, **kw: release.wait(10) and real_count(self, **kw))
     col = served.client.create_collection("docs", dim=4)
     try:
         with pytest.raises(E.DeadlineExceededError) as info:

@@ -119,3 +119,50 @@ def test_import_splits_batches_over_the_limit(small):
     x = np.ones((1000, 64), dtype=np.float32)  # 256 KiB: twice the limit
     assert col.import_batches([(np.arange(1000), x)]) == 1000
     assert len(batches) > 1 and sum(batches) == 1000
+
+
+def test_scroll_pages_over_the_limit_are_fetched_as_consecutive_pages(small, monkeypatch):
+    _, client, _ = small
+    calls = []
+    real_scroll = vecstore.Collection.scroll
+    monkeypatch.setattr(vecstore.Collection, "scroll",
+                        lambda self, limit=100, **kw: calls.append(limit) or real_scroll(self, limit, **kw))
+    rng = np.random.default_rng(1)
+    n, dim = 2000, 64
+    ids = np.sort(rng.permutation(10 * n)[:n])
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    blob = "x" * 20_000  # a few large payloads: answers larger than the client predicts
+    payloads = [{"i": i, "blob": blob} if i % 100 == 7 else {"i": i} for i in range(n)]
+    col = client.create_collection("docs", dim=dim, quantization="none")
+    col.upsert(ids, x, payloads)
+
+    page = col.scroll(1500, after=int(ids[10]), with_vectors=True)
+    assert len(calls) > 2  # 1500 rows of 256 B vectors do not fit in 128 KiB
+    assert page.points.ids.tolist() == ids[11:1511].tolist()
+    assert page.points.vectors.tobytes() == x[11:1511].tobytes()
+    assert [p["i"] for p in page.points.payloads] == list(range(11, 1511))
+    assert page.next_cursor == ids[1510]
+
+    calls.clear()
+    rest = col.scroll(10_000, after=page.next_cursor, filter={"i": {"$gte": 1900}})
+    assert rest.points.ids.tolist() == ids[1900:].tolist() and rest.next_cursor is None
+
+    calls.clear()
+    huge = col.scroll(900)  # 9 blobs of 20 KB: the one call the client plans is refused, then halved
+    assert calls[0] == 900 and len(calls) > 2
+    assert huge.points.ids.tolist() == ids[:900].tolist() and huge.next_cursor == ids[899]
+    assert sum(p.get("blob") == blob for p in huge.points.payloads) == 9
+
+
+def test_payload_edits_of_many_ids_are_split(small, monkeypatch):
+    _, client, _ = small
+    edits = []
+    real_set = vecstore.Collection.set_payload
+    monkeypatch.setattr(vecstore.Collection, "set_payload",
+                        lambda self, ids, payload: edits.append(len(ids)) or real_set(self, ids, payload))
+    col = client.create_collection("docs", dim=4, quantization="none")
+    col.upsert(np.arange(100), np.ones((100, 4)))
+    many = np.concatenate([np.arange(100), np.arange(10**9, 10**9 + 30_000), np.arange(50)])  # ~330 KiB, duplicates
+    assert col.set_payload(many, {"seen": True}) == 100  # each point counted once
+    assert len(edits) > 1
+    assert col.count(filter={"seen": True}) == 100

@@ -199,3 +199,95 @@ def test_info_round_trips():
                           extra={"code_bytes": np.int64(32), "slots": 3})
     back = C.info_from_proto(pb.CollectionInfo.FromString(C.info_to_proto(info, 9).SerializeToString()))
     assert back == dataclasses.replace(info, extra={"code_bytes": 32, "slots": 3})
+
+
+def wire_round_trip(canonical):
+    msg = C.filter_to_proto(canonical)
+    return C.filter_from_proto(pb.Filter.FromString(msg.SerializeToString()))
+
+
+def test_filters_round_trip_in_canonical_form():
+    import random
+
+    from vecstore.engine.filters import compile_filter, normalize_filter
+
+    from filter_reference import random_filter
+
+    r = random.Random(17)
+    for _ in range(300):
+        canonical = normalize_filter(random_filter(r))
+        back = wire_round_trip(canonical)
+        assert back == canonical
+        assert compile_filter(back) == compile_filter(canonical)
+    edge = [
+        {},
+        {"$not": {}},
+        {"a": {"$in": []}},
+        {"a": {"$nin": [True, 1, 1.0, "1"]}},
+        {"a.b": {"$exists": False}},
+        {"$or": [{"x": {"$gte": -(2**63)}}, {"x": {"$lte": 2**63 - 1}}, {"y": {"$lt": -0.0}}]},
+        {"$and": [{"$not": {"$not": {"z": {"$gt": "2024-03"}}}}, {"k": {"$eq": "ünïcødé"}}]},
+    ]
+    for canonical in edge:
+        assert normalize_filter(canonical) == canonical  # the cases are canonical
+        back = wire_round_trip(canonical)
+        assert back == canonical
+        assert [type(v) for v in _leaves(back)] == [type(v) for v in _leaves(canonical)], canonical  # bool stays bool
+
+
+def _leaves(spec):
+    for key, value in spec.items():
+        if key in ("$and", "$or"):
+            for child in value:
+                yield from _leaves(child)
+        elif key == "$not":
+            yield from _leaves(value)
+        else:
+            for operand in value.values():
+                yield from (operand if isinstance(operand, list) else [operand])
+
+
+def test_no_filter_and_the_empty_filter_differ_on_the_wire():
+    assert not pb.CountRequest().HasField("filter")
+    assert C.optional_filter(pb.CountRequest()) is None
+    request = pb.CountRequest.FromString(pb.CountRequest(filter=C.filter_to_proto({})).SerializeToString())
+    assert C.optional_filter(request) == {}  # {} matches every point; None is no filter
+
+
+def test_filter_messages_from_other_clients_are_checked():
+    no_value = pb.Filter(condition=pb.FieldCondition(key="a", eq=pb.Value()))
+    with pytest.raises(E.InvalidFilterError, match=r"filter\.condition\.eq: Value has no case set"):
+        C.filter_from_proto(no_value)
+    no_op = pb.Filter(any=pb.FilterList(filters=[pb.Filter(), pb.Filter(condition=pb.FieldCondition(key="lang"))]))
+    with pytest.raises(E.InvalidFilterError, match=r"filter\.any\[1\]\.condition \(key 'lang'\) has no operator set"):
+        C.filter_from_proto(no_op)
+    bad_list = pb.Filter(negate=pb.Filter(condition=pb.FieldCondition(key="a", is_in=pb.ValueList(values=[pb.Value(bool_value=True), pb.Value()]))))
+    with pytest.raises(E.InvalidFilterError, match=r"filter\.negate\.condition\.is_in\[1\]"):
+        C.filter_from_proto(bad_list)
+
+
+def test_every_payload_index_kind_has_a_wire_value():
+    from vecstore.engine.payload_index import INDEX_KINDS
+
+    assert sorted(C.enum_choices(pb.PayloadIndexKind.DESCRIPTOR)) == sorted(INDEX_KINDS)
+    declared = {kind + "_key": kind for kind in INDEX_KINDS}
+    msg = pb.ListPayloadIndexesResponse.FromString(C.payload_indexes_to_proto(declared).SerializeToString())
+    assert [i.key for i in msg.indexes] == sorted(declared)
+    assert C.payload_indexes_from_proto(msg) == declared
+    with pytest.raises(E.InvalidConfigError, match="payload index kind is required"):
+        C.index_kind_from_proto(pb.PAYLOAD_INDEX_KIND_UNSPECIFIED)
+
+
+@pytest.mark.parametrize("next_cursor", [None, 0, 2**63 - 1])
+def test_scroll_pages_round_trip(next_cursor):
+    from vecstore.types import Points, ScrollPage
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    page = ScrollPage(points=Points(ids=np.array([0, 5]), vectors=x, payloads=[{"a": [1, 2]}, None]), next_cursor=next_cursor)
+    msg = pb.ScrollResponse.FromString(C.scroll_page_to_proto(page, 3, True, True).SerializeToString())
+    back = C.scroll_page_from_proto(msg, 3, True, True)
+    assert back.next_cursor == next_cursor  # 0 is a cursor, not "none"
+    assert back.points.ids.tolist() == [0, 5] and back.points.vectors.tobytes() == x.tobytes()
+    assert back.points.payloads == [{"a": [1, 2]}, None]
+    bare = C.scroll_page_from_proto(C.scroll_page_to_proto(page, 3, False, False), 3, False, False)
+    assert bare.points.vectors.shape == (2, 0) and bare.points.payloads == []

@@ -160,3 +160,29 @@ def test_shutdown_goes_not_serving_and_lets_calls_in_flight_finish(tmp_path, mon
     assert ctx.database.closed
     client.close()
     channel.close()
+
+
+def test_serve_with_metrics_and_json_request_logs(data_dir):
+    import json
+    import urllib.request
+
+    daemon = Daemon(data_dir, "--no-warm-up", "--metrics-port", "0", "--log-requests", "--log-format", "json")
+    try:
+        url = daemon._wait_for(r"Prometheus metrics at (http://127\.0\.0\.1:\d+/metrics)").group(1)
+        daemon.wait_serving()
+        with vecstore.connect(daemon.address) as client:
+            col = client.create_collection("docs", dim=4, quantization="none")
+            col.upsert([1, 2], np.eye(2, 4), [{"a": 1}, {"a": 2}])
+            assert col.count(filter={"a": 2}) == 1
+        with urllib.request.urlopen(url, timeout=30) as response:
+            text = response.read().decode()
+        assert 'vecstore_requests_total{code="OK",method="Points/Count"} 1.0' in text
+        assert 'vecstore_collection_points{collection="docs"} 2.0' in text
+        code, err = daemon.stop(signal.SIGTERM)
+        assert code == 0, err
+    finally:
+        daemon.kill()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    count = [line for line in lines if line.get("rpc") == "Points/Count"]
+    assert len(count) == 1 and count[0]["logger"] == "vecstore.requests" and count[0]["level"] == "DEBUG"
+    assert count[0]["collection"] == "docs" and count[0]["status"] == "OK" and count[0]["filtered"] is True

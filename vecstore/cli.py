@@ -58,6 +58,16 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-ca", help="PEM file of the CA (or self-signed certificate) to trust; implies TLS")
 
 
+def parse_filter(text: str | None) -> dict | None:
+    """--filter: a JSON object in the filter syntax (README "Filters")."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--filter is not valid JSON: {exc}") from None
+
+
 def parse_quantization(text: str) -> Any:
     """A kind name ("binary") or a JSON object ('{"kind": "binary", "oversampling": 8}')."""
     text = text.strip()
@@ -88,12 +98,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 @command
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
+    from . import logs
     from .rpc.auth import read_key_file
     from .rpc.server import TlsFiles, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(args.log_format, requests=args.log_requests)
     keys = list(args.api_key or []) + [k for f in args.api_key_file or [] for k in read_key_file(f)]
     ro_keys = list(args.read_only_api_key or []) + [k for f in args.read_only_api_key_file or [] for k in read_key_file(f)]
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -111,6 +120,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         grace=args.grace,
         sync=not args.no_sync,
         warm=not args.no_warm_up,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -215,6 +226,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if not (args.vector or args.queries or args.like is not None):
         raise UsageError("give the query: --vector 'x1,x2,...', --queries FILE.npy or --like ID")
+    flt = parse_filter(args.filter)
     with open_target(args) as db:
         col = db.get_collection(args.collection)
         if args.vector:
@@ -230,7 +242,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 raise UsageError(f"no point with id {args.like} in {args.collection}")
             queries = found.vectors
         rescore = False if args.no_rescore else None
-        result = col.search(queries, k=args.k, oversampling=args.oversampling, rescore=rescore)
+        result = col.search(queries, k=args.k, filter=flt, oversampling=args.oversampling, rescore=rescore)
         payloads: dict[int, Any] = {}
         if args.with_payloads:
             hit_ids = np.unique(result.ids[result.ids >= 0])
@@ -269,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--grace", type=float, default=10.0, help="seconds calls in flight get on shutdown (default 10)")
     serve.add_argument("--no-sync", action="store_true", help="do not fsync each commit (faster; a power loss may lose the last writes)")
     serve.add_argument("--no-warm-up", action="store_true", help="report SERVING without warming up the kernels first")
+    serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics over HTTP on this port (0: a free one)")
+    serve.add_argument("--metrics-host", default="127.0.0.1",
+                       help="interface of the metrics endpoint (default 127.0.0.1; it has no authentication)")
+    serve.add_argument("--log-requests", action="store_true", help="log one line per request (DEBUG on vecstore.requests)")
+    serve.add_argument("--log-format", choices=["text", "json"], default="text",
+                       help="log lines as text (default) or one JSON object per line")
 
     demo = sub.add_parser("demo", help="embedded end-to-end run: import, search, recall@10 and queries/s")
     demo.add_argument("--data-dir", default="data/demo", help="database directory (created if missing)")
@@ -320,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--oversampling", type=float, help="override the collection's oversampling")
     search.add_argument("--no-rescore", action="store_true", help="code-space scores only (approximate)")
     search.add_argument("--with-payloads", action="store_true", help="add each hit's payload")
+    search.add_argument("--filter", help='only points whose payload matches this JSON filter, e.g. \'{"tenant": 42}\'')
     add_target_options(search)
     return parser
 

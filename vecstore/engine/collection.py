@@ -23,7 +23,7 @@ import native
 from native.ivf import gather_lists
 
 from ..config import CollectionConfig
-from ..errors import CollectionNotFoundError, InternalError, InvalidQueryError, InvalidSparseError, InvalidVectorError
+from ..errors import CollectionNotFoundError, InternalError, InvalidSparseError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
 from . import validate as V
@@ -235,14 +235,11 @@ class Collection(PayloadMethods):
         """Delete points by id, or every point matching `filter`; ids that do
         not exist are ignored. Returns how many went."""
         self._check_usable()
+        V.check_delete_selector(ids, filter)
         if filter is not None:
-            if ids is not None:
-                raise InvalidQueryError("delete takes ids or filter=, not both")
             node = compile_filter(filter)
             with self._storage.write_lock:  # nothing changes between selecting and deleting
                 return self._delete_ids(matching_ids(self._plan(node), self._seg))
-        if ids is None:
-            raise InvalidQueryError("delete needs ids or filter=")
         return self._delete_ids(ids)
 
     def _delete_ids(self, ids: Any) -> int:

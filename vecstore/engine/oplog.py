@@ -5,7 +5,9 @@ Lines go to the "vecstore.requests" logger at DEBUG level, as text
 (`op=search collection=docs status=OK ms=0.84`) with the same fields in
 `record.vecstore` for structured handlers. When the logger is not enabled
 for DEBUG the wrapper costs one level check. Nested calls (scroll reading
-points through get) log only the outer call.
+points through get) log only the outer call, and calls made inside
+`logged_by_caller()` not at all: the gRPC server logs each request itself,
+with the fields only it knows (method, peer), so a request is one line.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import functools
 import logging
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 from ..errors import VecstoreError
 
@@ -31,6 +34,18 @@ def logged_methods(*names: str) -> Callable[[_C], _C]:
         return cls
 
     return wrap
+
+
+@contextmanager
+def logged_by_caller() -> Iterator[None]:
+    """Engine calls made in this block (on this thread) log nothing: the caller
+    accounts for them, in its own line or deliberately not at all."""
+    outer = getattr(_depth, "n", 0)
+    _depth.n = outer + 1
+    try:
+        yield
+    finally:
+        _depth.n = outer
 
 
 def _logged(fn: Callable[..., Any], op: str) -> Callable[..., Any]:

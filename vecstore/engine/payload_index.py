@@ -302,12 +302,16 @@ class FloatIndex(NumericIndex):
 _CLASSES: dict[str, type[FieldIndex]] = {c.kind: c for c in (KeywordIndex, IntegerIndex, FloatIndex)}
 
 
-def check_index(key: Any, kind: Any) -> tuple[str, str]:
+def check_index_key(key: Any) -> str:
     try:
-        check_key(key, "payload index")
+        return check_key(key, "payload index")
     except ValueError as exc:
         raise InvalidConfigError(str(exc)) from None
-    if kind not in _CLASSES:
+
+
+def check_index(key: Any, kind: Any) -> tuple[str, str]:
+    check_index_key(key)
+    if not isinstance(kind, str) or kind not in _CLASSES:
         raise InvalidConfigError(f"unknown payload index kind {kind!r}; expected one of {list(INDEX_KINDS)}")
     return key, kind
 

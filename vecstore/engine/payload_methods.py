@@ -19,7 +19,7 @@ from . import payloads as P
 from . import validate as V
 from .filters import All, Node, compile_filter
 from .keys import id_keys, keys_to_ids
-from .payload_index import PayloadIndexes, check_index
+from .payload_index import PayloadIndexes, check_index, check_index_key
 from .selection import FilterPlan, matching_ids, plan_filter
 
 if TYPE_CHECKING:
@@ -156,6 +156,7 @@ class PayloadMethods:
     def drop_payload_index(self, key: str) -> bool:
         """Forget a payload index; returns whether there was one."""
         self._check_usable()
+        check_index_key(key)
         with self._storage.write_lock:
             self._check_usable()
             current = self._payload_indexes

@@ -28,16 +28,22 @@ def overwrite(payload: Any) -> Edit:
     return lambda old: fresh  # encoded right away, so points may share the dict
 
 
-def delete_keys(keys: Any) -> Edit:
-    """Remove keys; a dotted key removes a nested field. Missing keys are ignored."""
+def check_keys(keys: Any) -> list[str]:
+    """The key names of `delete_keys`: a non-empty list of (dotted) keys."""
     if isinstance(keys, str) or not isinstance(keys, Sequence) or not keys:
         raise InvalidPayloadError(f"keys must be a non-empty list of key names, got {keys!r:.80}")
-    paths = []
+    out = []
     for i, key in enumerate(keys):
         try:
-            paths.append(check_key(key, f"keys[{i}]").split("."))
+            out.append(check_key(key, f"keys[{i}]"))
         except InvalidFilterError as exc:
             raise InvalidPayloadError(str(exc)) from None
+    return out
+
+
+def delete_keys(keys: Any) -> Edit:
+    """Remove keys; a dotted key removes a nested field. Missing keys are ignored."""
+    paths = [key.split(".") for key in check_keys(keys)]
 
     def edit(old: dict | None) -> dict | None:
         if old is None:

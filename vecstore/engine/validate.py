@@ -241,6 +241,14 @@ def _check_sparse_row(idx: Any, w: Any, *, dim: int, weighted: bool, where: str)
     return arr, w32
 
 
+def check_delete_selector(ids: Any, filter: Any) -> None:
+    """delete takes ids or a filter: exactly one of them."""
+    if filter is not None and ids is not None:
+        raise InvalidQueryError("delete takes ids or filter=, not both")
+    if filter is None and ids is None:
+        raise InvalidQueryError("delete needs ids or filter=")
+
+
 MAX_SCROLL_LIMIT = 10_000
 
 

@@ -8,12 +8,16 @@ also takes a keyword-only `timeout` (seconds; default: the one given to
 Inputs go through the engine's own validators before they are encoded, so
 a bad batch raises the same error as in embedded mode without a round trip,
 and values the wire cannot carry (float ids, ragged arrays) never reach it.
-The server validates again, for clients in other languages.
+Filters are normalized by the engine's parser first, so a malformed one
+raises InvalidFilterError naming the caller's own keys, and the canonical
+form travels. The server validates again, for clients in other languages.
 
 Batches larger than the message limit are split. For `upsert` that means
 streaming: the batch is validated whole first, so a bad batch still writes
 nothing, but a server-side failure part-way (a full disk) leaves the parts
-before it written, as the error message says.
+before it written, as the error message says. Payload edits of more ids than
+fit one message are likewise several transactions; a scroll page too large
+for one message is fetched as consecutive smaller pages.
 """
 from __future__ import annotations
 
@@ -24,9 +28,12 @@ import grpc
 import numpy as np
 
 from ..config import CollectionConfig, check_name
+from ..engine import payloads as P
 from ..engine import validate as V
+from ..engine.filters import normalize_filter
+from ..engine.payload_index import check_index, check_index_key
 from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
-from ..types import CollectionInfo, Points, SearchResult
+from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import convert as C
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
 from .status import error_from_rpc
@@ -39,6 +46,7 @@ DEFAULT_TIMEOUT = 60.0
 STREAM_CHUNK_BYTES = 16 << 20
 _ID_BYTES = 11  # a varint int64 id plus its share of framing, rounded up
 _HIT_BYTES = 15  # one search hit: varint id + float score
+_PAYLOAD_GUESS = 64  # bytes per payload when sizing a read (too small a guess: halve and retry)
 
 
 def connect(
@@ -259,24 +267,81 @@ class RemoteCollection:
         return pb.UpsertRequest(collection=self._ref, ids=ids.tolist(), vectors=C.vectors_to_proto(x),
                                 payloads=C.payloads_to_proto(encoded))
 
-    def delete(self, ids: Any, *, timeout: float | None = None) -> int:
-        """Delete points by id; ids that do not exist are ignored. Returns how many went."""
+    def delete(self, ids: Any = None, *, filter: dict | None = None, timeout: float | None = None) -> int:
+        """Delete points by id, or every point matching `filter`; ids that do
+        not exist are ignored. Returns how many went."""
+        V.check_delete_selector(ids, filter)
+        if filter is not None:  # one call: selected and deleted in one transaction
+            request = pb.DeleteRequest(collection=self._ref, filter=_filter_to_proto(filter))
+            return self._call(self._client._points.Delete, request, timeout).deleted
         ids = V.check_ids(ids, allow_empty=True)
-        step = max(1, self._client._budget // _ID_BYTES)
         deleted = 0
-        for lo in range(0, max(len(ids), 1), step):
-            request = pb.DeleteRequest(collection=self._ref, ids=ids[lo : lo + step].tolist())
+        for part in self._id_parts(ids):
+            request = pb.DeleteRequest(collection=self._ref, ids=part.tolist())
             deleted += self._call(self._client._points.Delete, request, timeout).deleted
         return deleted
+
+    def _id_parts(self, ids: np.ndarray, other_bytes: int = 0) -> list[np.ndarray]:
+        """ids in parts that fit one message beside `other_bytes` of other fields;
+        at least one part, so that even an empty call reaches the server (which
+        says whether the collection still exists)."""
+        step = max(1, (self._client._budget - other_bytes) // _ID_BYTES)
+        return [ids[lo : lo + step] for lo in range(0, max(len(ids), 1), step)]
+
+    # -- payload edits --------------------------------------------------------------
+    def set_payload(self, ids: Any, payload: dict, *, timeout: float | None = None) -> int:
+        """Merge payload's top-level keys into each point's payload; vectors are
+        untouched. Unknown ids are ignored; returns how many points changed."""
+        raw = V.encode_payload(payload)
+        return self._edit(pb.SetPayloadRequest, self._client._points.SetPayload, ids, timeout, payload=raw)
+
+    def overwrite_payload(self, ids: Any, payload: dict | None, *, timeout: float | None = None) -> int:
+        """Replace each point's payload (None removes it); vectors are untouched."""
+        raw = b"" if payload is None else V.encode_payload(payload)
+        return self._edit(pb.OverwritePayloadRequest, self._client._points.OverwritePayload, ids, timeout, payload=raw)
+
+    def delete_payload_keys(self, ids: Any, keys: Sequence[str], *, timeout: float | None = None) -> int:
+        """Remove keys (dotted keys reach nested fields) from each point's payload."""
+        keys = P.check_keys(keys)
+        return self._edit(pb.DeletePayloadKeysRequest, self._client._points.DeletePayloadKeys, ids, timeout, keys=keys)
+
+    def _edit(self, message: type, method: Callable[..., Any], ids: Any, timeout: float | None, **fields: Any) -> int:
+        # unique first, as the engine does, so that a split never counts a point twice
+        ids = np.unique(V.check_ids(ids, allow_empty=True))
+        size = message(**fields).ByteSize()
+        changed = 0
+        for part in self._id_parts(ids, size):
+            changed += self._call(method, message(collection=self._ref, ids=part.tolist(), **fields), timeout).changed
+        return changed
+
+    # -- payload indexes --------------------------------------------------------------
+    def create_payload_index(self, key: str, kind: str, *, timeout: float | None = None) -> None:
+        """Index a payload key in RAM ("keyword", "integer" or "float") so
+        filters on it are decided without reading payloads. Declaring it again
+        with another kind replaces it. Kept across reopen."""
+        key, kind = check_index(key, kind)
+        request = pb.CreatePayloadIndexRequest(collection=self._ref, key=key, kind=C.index_kind_to_proto(kind))
+        self._call(self._client._collections.CreatePayloadIndex, request, timeout)
+
+    def drop_payload_index(self, key: str, *, timeout: float | None = None) -> bool:
+        """Forget a payload index; returns whether there was one."""
+        request = pb.DropPayloadIndexRequest(collection=self._ref, key=check_index_key(key))
+        return self._call(self._client._collections.DropPayloadIndex, request, timeout).dropped
+
+    def payload_indexes(self, *, timeout: float | None = None) -> dict[str, str]:
+        """Declared payload indexes: key -> kind."""
+        request = pb.ListPayloadIndexesRequest(collection=self._ref)
+        return C.payload_indexes_from_proto(self._call(self._client._collections.ListPayloadIndexes, request, timeout))
 
     def optimize(self, *, timeout: float | None = None) -> None:
         """Learn the codec again from the current vectors and re-encode all of them."""
         self._call(self._client._collections.OptimizeCollection, pb.OptimizeCollectionRequest(collection=self._ref), timeout)
 
     # -- reads --------------------------------------------------------------------
-    def count(self, *, timeout: float | None = None) -> int:
-        """Points in the collection."""
-        return self._call(self._client._points.Count, pb.CountRequest(collection=self._ref), timeout).count
+    def count(self, *, filter: dict | None = None, timeout: float | None = None) -> int:
+        """Points in the collection, or those matching `filter`."""
+        request = pb.CountRequest(collection=self._ref, filter=_filter_to_proto(filter))
+        return self._call(self._client._points.Count, request, timeout).count
 
     def info(self, *, timeout: float | None = None) -> CollectionInfo:
         response = self._call(self._client._collections.GetCollectionInfo,
@@ -310,28 +375,75 @@ class RemoteCollection:
                                   self.dim if with_vectors else 0, with_payloads)
         return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
 
-    def search(self, queries: Any, k: int = 10, *, oversampling: float | None = None, rescore: bool | None = None,
-               timeout: float | None = None) -> SearchResult:
+    def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+               rescore: bool | None = None, timeout: float | None = None) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore default to the
         collection's quantization settings. rescore=False returns code-space
         scores, which are approximate.
+
+        filter: only points matching it are searched; k hits come back
+        whenever k points match.
         """
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         k = V.check_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
+        flt = _filter_to_proto(filter)
         per_query = max(4 * self.dim, _HIT_BYTES * k) + 16
-        step = max(1, self._client._budget // per_query)
+        room = self._client._budget - (flt.ByteSize() if flt is not None else 0)
+        step = max(1, room // per_query)
         parts = []
         for lo in range(0, len(q), step):
             request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo : lo + step]), k=k,
-                                       oversampling=oversampling, rescore=rescore)
+                                       filter=flt, oversampling=oversampling, rescore=rescore)
             parts.append(C.search_result_from_proto(self._call(self._client._points.Search, request, timeout), k))
         if len(parts) == 1:
             return parts[0]
         return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
+
+    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+               with_vectors: bool = False, with_payloads: bool = True, timeout: float | None = None) -> ScrollPage:
+        """Up to `limit` points in id order, those with ids above `after`,
+        optionally only those matching `filter`. Pass the page's `next_cursor`
+        as `after` to get the next page; it is None after the last page."""
+        limit = V.check_limit(limit)
+        after = V.check_cursor(after)
+        flt = _filter_to_proto(filter)
+        with_vectors, with_payloads = bool(with_vectors), bool(with_payloads)
+        per_point = _ID_BYTES + (4 * self.dim if with_vectors else 0) + (_PAYLOAD_GUESS if with_payloads else 0)
+        step = max(1, min(limit, self._client._budget // per_point))
+        # consecutive pages make up the one asked for: page i+1 starts after page i's last id
+        parts: list[Points] = []
+        got, cursor = 0, after
+        while True:
+            ask = min(step, limit - got)
+            request = pb.ScrollRequest(collection=self._ref, limit=ask, after=cursor, filter=flt,
+                                       with_vectors=with_vectors, with_payloads=with_payloads)
+            try:
+                response = self._call(self._client._points.Scroll, request, timeout)
+            except ResourceExhaustedError as exc:
+                # exactly the base class: the answer exceeded the message limit
+                if type(exc) is not ResourceExhaustedError or ask < 2:
+                    raise
+                step = ask // 2
+                continue
+            page = C.scroll_page_from_proto(response, self.dim, with_vectors, with_payloads)
+            parts.append(page.points)
+            got += len(page)
+            cursor = page.next_cursor
+            if cursor is None or got >= limit:
+                break
+        return ScrollPage(points=_concat_points(parts, self.dim if with_vectors else 0, with_payloads),
+                          next_cursor=cursor)
+
+
+def _filter_to_proto(filter: Any) -> pb.Filter | None:
+    """The engine's canonical form of a filter, as a message (None: no filter).
+    Normalizing here raises the engine's InvalidFilterError, naming the caller's keys."""
+    canonical = normalize_filter(filter)
+    return None if canonical is None else C.filter_to_proto(canonical)
 
 
 def _chunk_bounds(sizes: np.ndarray, budget: int) -> list[tuple[int, int]]:

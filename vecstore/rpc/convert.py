@@ -10,6 +10,11 @@ config class's field names, so `to_dict()` fills it and
 a new kind needs its proto message and nothing here, unless a parameter has
 a type the generic code does not know (a case then goes in `_fill`/`_read`).
 Enums map by name: METRIC_COSINE <-> "cosine".
+
+Filters travel in the engine's canonical form (`normalize_filter`): each
+object is one combinator or one `{key: {op: value}}` condition, and maps onto
+one `Filter` message. The server turns a message back into that dict and the
+engine validates it as it validates any filter.
 """
 from __future__ import annotations
 
@@ -22,8 +27,8 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 
 from ..config import CollectionConfig, QuantizationConfig, quantization_from_dict
-from ..errors import InternalError, InvalidConfigError, InvalidPayloadError, InvalidVectorError
-from ..types import CollectionInfo, Points, SearchResult
+from ..errors import InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidVectorError
+from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from .v1 import vecstore_pb2 as pb
 
 FLOAT32_LE = np.dtype("<f4")
@@ -235,23 +240,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def payload_from_bytes(raw: bytes, what: str = "payload") -> dict[str, Any] | None:
+    """One payload off the wire: a JSON object, or None for empty bytes."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidPayloadError(f"{what} is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidPayloadError(f"{what} must be a JSON object or empty, got {type(value).__name__}")
+    return value
+
+
 def payloads_from_proto(raw: Sequence[bytes]) -> list[dict[str, Any] | None] | None:
     """Dicts for the engine; None for the whole batch when no payloads were sent."""
     if not len(raw):
         return None
-    out: list[dict[str, Any] | None] = []
-    for i, item in enumerate(raw):
-        if not item:
-            out.append(None)
-            continue
-        try:
-            value = json.loads(item, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidPayloadError(f"payload {i} is not valid UTF-8 JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise InvalidPayloadError(f"payload {i} must be a JSON object or empty, got {type(value).__name__}")
-        out.append(value)
-    return out
+    return [payload_from_bytes(item, f"payload {i}") for i, item in enumerate(raw)]
 
 
 def payload_to_bytes(payload: dict[str, Any] | None) -> bytes:
@@ -260,16 +266,141 @@ def payload_to_bytes(payload: dict[str, Any] | None) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# -- filters ------------------------------------------------------------------------
+#: canonical operator -> FieldCondition field
+_OPERATOR_FIELDS = {"$eq": "eq", "$ne": "ne", "$in": "is_in", "$nin": "not_in",
+                    "$gt": "gt", "$gte": "gte", "$lt": "lt", "$lte": "lte", "$exists": "exists"}
+_FIELD_OPERATORS = {field: op for op, field in _OPERATOR_FIELDS.items()}
+#: canonical combinator -> Filter field (a FilterList)
+_LIST_FIELDS = {"$and": "all", "$or": "any"}
+_LIST_COMBINATORS = {field: op for op, field in _LIST_FIELDS.items()}
+_VALUE_CASES = ("string_value", "integer_value", "float_value", "bool_value")
+
+
+def filter_to_proto(canonical: dict[str, Any]) -> pb.Filter:
+    """A filter already in canonical form (`normalize_filter`), as a message."""
+    msg = pb.Filter()
+    _fill_filter(msg, canonical)
+    return msg
+
+
+def _fill_filter(msg: pb.Filter, spec: dict[str, Any]) -> None:
+    if not spec:
+        return  # {}: no case set
+    ((key, value),) = spec.items()
+    if key in _LIST_FIELDS:
+        children = getattr(msg, _LIST_FIELDS[key])
+        children.SetInParent()
+        for child in value:
+            _fill_filter(children.filters.add(), child)
+    elif key == "$not":
+        msg.negate.SetInParent()  # even when the negated filter is {}
+        _fill_filter(msg.negate, value)
+    else:
+        ((op, operand),) = value.items()
+        cond = msg.condition
+        cond.key = key
+        field = _OPERATOR_FIELDS[op]
+        if op == "$exists":
+            cond.exists = operand
+        elif op in ("$in", "$nin"):
+            values = getattr(cond, field)
+            values.SetInParent()  # an empty list is a valid operand
+            for v in operand:
+                _fill_value(values.values.add(), v)
+        else:
+            _fill_value(getattr(cond, field), operand)
+
+
+def _fill_value(msg: pb.Value, v: Any) -> None:
+    if isinstance(v, bool):  # before int: bool is an int in Python
+        msg.bool_value = v
+    elif isinstance(v, int):
+        msg.integer_value = v
+    elif isinstance(v, float):
+        msg.float_value = v
+    elif isinstance(v, str):
+        msg.string_value = v
+    else:
+        raise InvalidFilterError(f"filter value {v!r:.80} has no vecstore.v1 Value case; expected str, int, float or bool")
+
+
+def filter_from_proto(msg: pb.Filter, where: str = "filter") -> dict[str, Any]:
+    """The canonical dict of a message; the engine validates it like any filter.
+    Only what the dict cannot say (an unset case) is rejected here."""
+    kind = msg.WhichOneof("kind")
+    if kind is None:
+        return {}
+    if kind in _LIST_COMBINATORS:
+        children = getattr(msg, kind).filters
+        return {_LIST_COMBINATORS[kind]: [filter_from_proto(c, f"{where}.{kind}[{i}]") for i, c in enumerate(children)]}
+    if kind == "negate":
+        return {"$not": filter_from_proto(msg.negate, f"{where}.negate")}
+    cond = msg.condition
+    field = cond.WhichOneof("op")
+    if field is None:
+        raise InvalidFilterError(
+            f"{where}.condition (key {cond.key!r}) has no operator set; expected one of {list(_FIELD_OPERATORS)}"
+        )
+    op = _FIELD_OPERATORS[field]
+    here = f"{where}.condition.{field}"
+    if op == "$exists":
+        operand: Any = cond.exists
+    elif op in ("$in", "$nin"):
+        operand = [_value_from_proto(v, f"{here}[{i}]") for i, v in enumerate(getattr(cond, field).values)]
+    else:
+        operand = _value_from_proto(getattr(cond, field), here)
+    return {cond.key: {op: operand}}
+
+
+def _value_from_proto(msg: pb.Value, where: str) -> Any:
+    case = msg.WhichOneof("kind")
+    if case is None:
+        raise InvalidFilterError(f"{where}: Value has no case set; expected one of {list(_VALUE_CASES)}")
+    return getattr(msg, case)
+
+
+def optional_filter(request: Message) -> dict[str, Any] | None:
+    """A request's `filter` field as the engine takes it: None when unset."""
+    return filter_from_proto(request.filter) if request.HasField("filter") else None
+
+
+# -- payload indexes -----------------------------------------------------------------
+def index_kind_to_proto(kind: str) -> int:
+    return enum_to_proto(pb.PayloadIndexKind.DESCRIPTOR, kind, "payload index kind")
+
+
+def index_kind_from_proto(number: int) -> str:
+    kind = enum_from_proto(pb.PayloadIndexKind.DESCRIPTOR, number, "payload index kind")
+    if kind is None:
+        raise InvalidConfigError(
+            f"payload index kind is required: expected one of {enum_choices(pb.PayloadIndexKind.DESCRIPTOR)}"
+        )
+    return kind
+
+
+def payload_indexes_to_proto(declared: dict[str, str]) -> pb.ListPayloadIndexesResponse:
+    return pb.ListPayloadIndexesResponse(
+        indexes=[pb.PayloadIndex(key=key, kind=index_kind_to_proto(kind)) for key, kind in sorted(declared.items())]
+    )
+
+
+def payload_indexes_from_proto(msg: pb.ListPayloadIndexesResponse) -> dict[str, str]:
+    return {index.key: index_kind_from_proto(index.kind) for index in msg.indexes}
+
+
 # -- results ----------------------------------------------------------------------
-def points_to_proto(points: Points, dim: int, with_vectors: bool, with_payloads: bool) -> pb.GetResponse:
-    return pb.GetResponse(
+def points_to_proto(points: Points, dim: int, with_vectors: bool, with_payloads: bool,
+                    message: type[Message] = pb.GetResponse) -> Message:
+    """A GetResponse, or any message with the same ids/vectors/payloads fields."""
+    return message(
         ids=points.ids.tolist(),
         vectors=vectors_to_proto(points.vectors) if with_vectors else pb.Vectors(dim=dim),
         payloads=[payload_to_bytes(p) for p in points.payloads] if with_payloads else [],
     )
 
 
-def points_from_proto(msg: pb.GetResponse, dim: int, with_vectors: bool, with_payloads: bool) -> Points:
+def points_from_proto(msg: Message, dim: int, with_vectors: bool, with_payloads: bool) -> Points:
     ids = ids_from_proto(msg.ids)
     if with_vectors:
         vectors = vectors_from_proto(msg.vectors).astype(np.float32)  # a writable copy, like the engine's
@@ -279,6 +410,20 @@ def points_from_proto(msg: pb.GetResponse, dim: int, with_vectors: bool, with_pa
     if len(vectors) != len(ids) or (with_payloads and len(payloads) != len(ids)):
         raise InternalError(f"server sent {len(ids)} ids, {len(vectors)} vectors and {len(payloads)} payloads")
     return Points(ids=ids, vectors=vectors, payloads=payloads)
+
+
+def scroll_page_to_proto(page: ScrollPage, dim: int, with_vectors: bool, with_payloads: bool) -> pb.ScrollResponse:
+    msg = points_to_proto(page.points, dim, with_vectors, with_payloads, pb.ScrollResponse)
+    if page.next_cursor is not None:
+        msg.next_cursor = page.next_cursor
+    return msg
+
+
+def scroll_page_from_proto(msg: pb.ScrollResponse, dim: int, with_vectors: bool, with_payloads: bool) -> ScrollPage:
+    return ScrollPage(
+        points=points_from_proto(msg, dim, with_vectors, with_payloads),
+        next_cursor=msg.next_cursor if msg.HasField("next_cursor") else None,
+    )
 
 
 def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:

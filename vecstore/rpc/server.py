@@ -9,6 +9,9 @@ or a transaction between calls.
 Lifecycle (`serve`): open the database, bind, print the address, warm up the
 kernels, report SERVING; on SIGTERM or SIGINT report NOT_SERVING, let calls in
 flight finish within the grace period, then close the database.
+
+Every call passes `observe.RequestObserver` (one debug log line; request
+metrics when `metrics_port` is given, served by `metrics.py` over HTTP).
 """
 from __future__ import annotations
 
@@ -27,10 +30,11 @@ from grpc_reflection.v1alpha import reflection
 
 from ..engine import Collection, Database
 from ..engine import open as open_db
-from ..errors import CollectionNotFoundError, InternalError, UnavailableError, VecstoreError
+from ..errors import CollectionNotFoundError, InternalError, InvalidPayloadError, UnavailableError, VecstoreError
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .observe import RequestObserver
 from .status import abort
 from .v1 import vecstore_pb2 as pb
 from .v1 import vecstore_pb2_grpc as pb_grpc
@@ -53,17 +57,24 @@ WRITE_METHODS = frozenset({
     _method("Collections", "CreateCollection"),
     _method("Collections", "DropCollection"),
     _method("Collections", "OptimizeCollection"),
+    _method("Collections", "CreatePayloadIndex"),
+    _method("Collections", "DropPayloadIndex"),
     _method("Points", "Upsert"),
     _method("Points", "UpsertStream"),
     _method("Points", "Delete"),
+    _method("Points", "SetPayload"),
+    _method("Points", "OverwritePayload"),
+    _method("Points", "DeletePayloadKeys"),
 })
 READ_METHODS = frozenset({
     _method("Collections", "GetCollection"),
     _method("Collections", "ListCollections"),
     _method("Collections", "GetCollectionInfo"),
+    _method("Collections", "ListPayloadIndexes"),
     _method("Points", "Get"),
     _method("Points", "Count"),
     _method("Points", "Search"),
+    _method("Points", "Scroll"),
 })
 
 
@@ -135,6 +146,20 @@ class CollectionsService(_Base, pb_grpc.CollectionsServicer):
         self._collection(request.collection).optimize()
         return pb.OptimizeCollectionResponse()
 
+    @_rpc
+    def CreatePayloadIndex(self, request, context):
+        col = self._collection(request.collection)
+        col.create_payload_index(request.key, C.index_kind_from_proto(request.kind))
+        return pb.CreatePayloadIndexResponse()
+
+    @_rpc
+    def DropPayloadIndex(self, request, context):
+        return pb.DropPayloadIndexResponse(dropped=self._collection(request.collection).drop_payload_index(request.key))
+
+    @_rpc
+    def ListPayloadIndexes(self, request, context):
+        return C.payload_indexes_to_proto(self._collection(request.collection).payload_indexes())
+
 
 class PointsService(_Base, pb_grpc.PointsServicer):
     def _upsert(self, request: pb.UpsertRequest) -> int:
@@ -170,11 +195,18 @@ class PointsService(_Base, pb_grpc.PointsServicer):
 
     @_rpc
     def Delete(self, request, context):
-        return pb.DeleteResponse(deleted=self._collection(request.collection).delete(C.ids_from_proto(request.ids)))
+        col = self._collection(request.collection)
+        flt = C.optional_filter(request)
+        if flt is None:
+            deleted = col.delete(C.ids_from_proto(request.ids))
+        else:  # the engine rejects ids and a filter together
+            deleted = col.delete(C.ids_from_proto(request.ids) if len(request.ids) else None, filter=flt)
+        return pb.DeleteResponse(deleted=deleted)
 
     @_rpc
     def Count(self, request, context):
-        return pb.CountResponse(count=self._collection(request.collection).count())
+        col = self._collection(request.collection)
+        return pb.CountResponse(count=col.count(filter=C.optional_filter(request)))
 
     @_rpc
     def Search(self, request, context):
@@ -182,10 +214,45 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         result = col.search(
             C.vectors_from_proto(request.queries, "queries"),
             k=request.k,
+            filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
             rescore=request.rescore if request.HasField("rescore") else None,
         )
         return C.search_result_to_proto(result)
+
+    @_rpc
+    def Scroll(self, request, context):
+        col = self._collection(request.collection)
+        with_vectors = request.with_vectors if request.HasField("with_vectors") else False
+        with_payloads = request.with_payloads if request.HasField("with_payloads") else True
+        page = col.scroll(
+            request.limit,
+            after=request.after if request.HasField("after") else None,
+            filter=C.optional_filter(request),
+            with_vectors=with_vectors,
+            with_payloads=with_payloads,
+        )
+        return C.scroll_page_to_proto(page, col.dim, with_vectors, with_payloads)
+
+    @_rpc
+    def SetPayload(self, request, context):
+        col = self._collection(request.collection)
+        if not request.payload:  # a merge needs an object; empty bytes mean "none" elsewhere
+            raise InvalidPayloadError("SetPayloadRequest.payload is empty: expected a JSON object such as {\"tag\": 1}")
+        payload = C.payload_from_bytes(request.payload)
+        return pb.SetPayloadResponse(changed=col.set_payload(C.ids_from_proto(request.ids), payload))
+
+    @_rpc
+    def OverwritePayload(self, request, context):
+        col = self._collection(request.collection)
+        payload = C.payload_from_bytes(request.payload)
+        return pb.OverwritePayloadResponse(changed=col.overwrite_payload(C.ids_from_proto(request.ids), payload))
+
+    @_rpc
+    def DeletePayloadKeys(self, request, context):
+        col = self._collection(request.collection)
+        changed = col.delete_payload_keys(C.ids_from_proto(request.ids), list(request.keys))
+        return pb.DeletePayloadKeysResponse(changed=changed)
 
 
 @dataclass(frozen=True)
@@ -204,6 +271,9 @@ class RpcServer:
 
     Health reports NOT_SERVING until `set_serving()`: start, warm up, then
     set_serving, so load balancers only route to a server with warm kernels.
+
+    metrics_port: serve Prometheus metrics over HTTP on metrics_host:metrics_port
+    (0 picks a free port; `metrics_url` says which); None: no metrics.
     """
 
     def __init__(
@@ -217,9 +287,17 @@ class RpcServer:
         tls: TlsFiles | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         workers: int = DEFAULT_WORKERS,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
-        interceptors = []
+        metrics = None
+        if metrics_port is not None:
+            from .metrics import ServerMetrics  # prometheus-client only when asked for
+
+            metrics = ServerMetrics(db)
+        # first, so that it also sees the calls the key check refuses
+        interceptors: list[grpc.ServerInterceptor] = [RequestObserver(metrics)]
         if api_keys or read_only_api_keys:
             interceptors.append(ApiKeyInterceptor(api_keys, read_only_api_keys, WRITE_METHODS))
         self._server = grpc.server(
@@ -258,6 +336,17 @@ class RpcServer:
             raise UnavailableError(f"cannot listen on {bind} (port in use, or host not local?)")
         self.host = host
         self.tls = tls is not None
+        self._metrics_http = None
+        if metrics is not None:
+            try:
+                self._metrics_http = metrics.serve_http(metrics_host, metrics_port)
+            except BaseException:
+                self._server.stop(None)  # release the bound port
+                raise
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self._metrics_http.url if self._metrics_http is not None else None
 
     @property
     def address(self) -> str:
@@ -276,6 +365,8 @@ class RpcServer:
         calls in flight, then cancel what is left."""
         self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
+        if self._metrics_http is not None:
+            self._metrics_http.stop()
 
 
 def serve(
@@ -291,6 +382,8 @@ def serve(
     grace: float = DEFAULT_GRACE_SECONDS,
     sync: bool = True,
     warm: bool = True,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
@@ -302,10 +395,13 @@ def serve(
     try:
         with open_db(data_dir, sync=sync) as db:
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
-                               tls=tls, max_message_bytes=max_message_bytes, workers=workers).start()
+                               tls=tls, max_message_bytes=max_message_bytes, workers=workers,
+                               metrics_port=metrics_port, metrics_host=metrics_host).start()
             scheme = "TLS" if server.tls else "plaintext"
             auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
             print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
+            if server.metrics_url:
+                print(f"vecstore: Prometheus metrics at {server.metrics_url}", file=out, flush=True)
             if warm and not stop.is_set():
                 print(f"vecstore: kernels warmed up in {warm_up():.1f} s", file=out, flush=True)
             server.set_serving()

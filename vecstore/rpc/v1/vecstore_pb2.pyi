@@ -24,6 +24,13 @@ class BinaryScoring(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BINARY_SCORING_UNSPECIFIED: _ClassVar[BinaryScoring]
     BINARY_SCORING_ASYMMETRIC: _ClassVar[BinaryScoring]
     BINARY_SCORING_HAMMING: _ClassVar[BinaryScoring]
+
+class PayloadIndexKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYLOAD_INDEX_KIND_UNSPECIFIED: _ClassVar[PayloadIndexKind]
+    PAYLOAD_INDEX_KIND_KEYWORD: _ClassVar[PayloadIndexKind]
+    PAYLOAD_INDEX_KIND_INTEGER: _ClassVar[PayloadIndexKind]
+    PAYLOAD_INDEX_KIND_FLOAT: _ClassVar[PayloadIndexKind]
 METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
@@ -33,6 +40,10 @@ VECTOR_DTYPE_FLOAT32: VectorDtype
 BINARY_SCORING_UNSPECIFIED: BinaryScoring
 BINARY_SCORING_ASYMMETRIC: BinaryScoring
 BINARY_SCORING_HAMMING: BinaryScoring
+PAYLOAD_INDEX_KIND_UNSPECIFIED: PayloadIndexKind
+PAYLOAD_INDEX_KIND_KEYWORD: PayloadIndexKind
+PAYLOAD_INDEX_KIND_INTEGER: PayloadIndexKind
+PAYLOAD_INDEX_KIND_FLOAT: PayloadIndexKind
 
 class Vectors(_message.Message):
     __slots__ = ("dim", "data")
@@ -120,6 +131,74 @@ class CollectionInfo(_message.Message):
     extra_json: bytes
     def __init__(self, collection: _Optional[_Union[CollectionDescription, _Mapping]] = ..., count: _Optional[int] = ..., trained: _Optional[bool] = ..., ram_bytes: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., extra_json: _Optional[bytes] = ...) -> None: ...
 
+class Filter(_message.Message):
+    __slots__ = ("condition", "all", "any", "negate")
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    ANY_FIELD_NUMBER: _ClassVar[int]
+    NEGATE_FIELD_NUMBER: _ClassVar[int]
+    condition: FieldCondition
+    all: FilterList
+    any: FilterList
+    negate: Filter
+    def __init__(self, condition: _Optional[_Union[FieldCondition, _Mapping]] = ..., all: _Optional[_Union[FilterList, _Mapping]] = ..., any: _Optional[_Union[FilterList, _Mapping]] = ..., negate: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
+
+class FilterList(_message.Message):
+    __slots__ = ("filters",)
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    filters: _containers.RepeatedCompositeFieldContainer[Filter]
+    def __init__(self, filters: _Optional[_Iterable[_Union[Filter, _Mapping]]] = ...) -> None: ...
+
+class FieldCondition(_message.Message):
+    __slots__ = ("key", "eq", "ne", "is_in", "not_in", "gt", "gte", "lt", "lte", "exists")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EQ_FIELD_NUMBER: _ClassVar[int]
+    NE_FIELD_NUMBER: _ClassVar[int]
+    IS_IN_FIELD_NUMBER: _ClassVar[int]
+    NOT_IN_FIELD_NUMBER: _ClassVar[int]
+    GT_FIELD_NUMBER: _ClassVar[int]
+    GTE_FIELD_NUMBER: _ClassVar[int]
+    LT_FIELD_NUMBER: _ClassVar[int]
+    LTE_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    eq: Value
+    ne: Value
+    is_in: ValueList
+    not_in: ValueList
+    gt: Value
+    gte: Value
+    lt: Value
+    lte: Value
+    exists: bool
+    def __init__(self, key: _Optional[str] = ..., eq: _Optional[_Union[Value, _Mapping]] = ..., ne: _Optional[_Union[Value, _Mapping]] = ..., is_in: _Optional[_Union[ValueList, _Mapping]] = ..., not_in: _Optional[_Union[ValueList, _Mapping]] = ..., gt: _Optional[_Union[Value, _Mapping]] = ..., gte: _Optional[_Union[Value, _Mapping]] = ..., lt: _Optional[_Union[Value, _Mapping]] = ..., lte: _Optional[_Union[Value, _Mapping]] = ..., exists: _Optional[bool] = ...) -> None: ...
+
+class Value(_message.Message):
+    __slots__ = ("string_value", "integer_value", "float_value", "bool_value")
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INTEGER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    string_value: str
+    integer_value: int
+    float_value: float
+    bool_value: bool
+    def __init__(self, string_value: _Optional[str] = ..., integer_value: _Optional[int] = ..., float_value: _Optional[float] = ..., bool_value: _Optional[bool] = ...) -> None: ...
+
+class ValueList(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedCompositeFieldContainer[Value]
+    def __init__(self, values: _Optional[_Iterable[_Union[Value, _Mapping]]] = ...) -> None: ...
+
+class PayloadIndex(_message.Message):
+    __slots__ = ("key", "kind")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    kind: PayloadIndexKind
+    def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[PayloadIndexKind, str]] = ...) -> None: ...
+
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("config",)
     CONFIG_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +265,46 @@ class OptimizeCollectionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class CreatePayloadIndexRequest(_message.Message):
+    __slots__ = ("collection", "key", "kind")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    key: str
+    kind: PayloadIndexKind
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., key: _Optional[str] = ..., kind: _Optional[_Union[PayloadIndexKind, str]] = ...) -> None: ...
+
+class CreatePayloadIndexResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DropPayloadIndexRequest(_message.Message):
+    __slots__ = ("collection", "key")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    key: str
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., key: _Optional[str] = ...) -> None: ...
+
+class DropPayloadIndexResponse(_message.Message):
+    __slots__ = ("dropped",)
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    dropped: bool
+    def __init__(self, dropped: _Optional[bool] = ...) -> None: ...
+
+class ListPayloadIndexesRequest(_message.Message):
+    __slots__ = ("collection",)
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ...) -> None: ...
+
+class ListPayloadIndexesResponse(_message.Message):
+    __slots__ = ("indexes",)
+    INDEXES_FIELD_NUMBER: _ClassVar[int]
+    indexes: _containers.RepeatedCompositeFieldContainer[PayloadIndex]
+    def __init__(self, indexes: _Optional[_Iterable[_Union[PayloadIndex, _Mapping]]] = ...) -> None: ...
+
 class UpsertRequest(_message.Message):
     __slots__ = ("collection", "ids", "vectors", "payloads")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
@@ -227,12 +346,14 @@ class GetResponse(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
-    __slots__ = ("collection", "ids")
+    __slots__ = ("collection", "ids", "filter")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ...) -> None: ...
+    filter: Filter
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
     __slots__ = ("deleted",)
@@ -241,10 +362,12 @@ class DeleteResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
 
 class CountRequest(_message.Message):
-    __slots__ = ("collection",)
+    __slots__ = ("collection", "filter")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ...) -> None: ...
+    filter: Filter
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
 
 class CountResponse(_message.Message):
     __slots__ = ("count",)
@@ -253,18 +376,20 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "oversampling", "rescore")
+    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     queries: Vectors
     k: int
     oversampling: float
     rescore: bool
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ...) -> None: ...
+    filter: Filter
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
 
 class QueryHits(_message.Message):
     __slots__ = ("ids", "scores")
@@ -279,3 +404,79 @@ class SearchResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[QueryHits]
     def __init__(self, results: _Optional[_Iterable[_Union[QueryHits, _Mapping]]] = ...) -> None: ...
+
+class ScrollRequest(_message.Message):
+    __slots__ = ("collection", "limit", "after", "filter", "with_vectors", "with_payloads")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    limit: int
+    after: int
+    filter: Filter
+    with_vectors: bool
+    with_payloads: bool
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., limit: _Optional[int] = ..., after: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ...) -> None: ...
+
+class ScrollResponse(_message.Message):
+    __slots__ = ("ids", "vectors", "payloads", "next_cursor")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    vectors: Vectors
+    payloads: _containers.RepeatedScalarFieldContainer[bytes]
+    next_cursor: int
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., next_cursor: _Optional[int] = ...) -> None: ...
+
+class SetPayloadRequest(_message.Message):
+    __slots__ = ("collection", "ids", "payload")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    payload: bytes
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class SetPayloadResponse(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    def __init__(self, changed: _Optional[int] = ...) -> None: ...
+
+class OverwritePayloadRequest(_message.Message):
+    __slots__ = ("collection", "ids", "payload")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    payload: bytes
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+
+class OverwritePayloadResponse(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    def __init__(self, changed: _Optional[int] = ...) -> None: ...
+
+class DeletePayloadKeysRequest(_message.Message):
+    __slots__ = ("collection", "ids", "keys")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeletePayloadKeysResponse(_message.Message):
+    __slots__ = ("changed",)
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    changed: int
+    def __init__(self, changed: _Optional[int] = ...) -> None: ...

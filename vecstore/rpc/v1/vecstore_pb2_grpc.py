@@ -65,6 +65,21 @@ class CollectionsStub:
                 request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OptimizeCollectionRequest.SerializeToString,
                 response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OptimizeCollectionResponse.FromString,
                 _registered_method=True)
+        self.CreatePayloadIndex = channel.unary_unary(
+                '/vecstore.v1.Collections/CreatePayloadIndex',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexResponse.FromString,
+                _registered_method=True)
+        self.DropPayloadIndex = channel.unary_unary(
+                '/vecstore.v1.Collections/DropPayloadIndex',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexResponse.FromString,
+                _registered_method=True)
+        self.ListPayloadIndexes = channel.unary_unary(
+                '/vecstore.v1.Collections/ListPayloadIndexes',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionsServicer:
@@ -108,6 +123,25 @@ class CollectionsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreatePayloadIndex(self, request, context):
+        """Index a payload key in RAM; declaring it again with another kind replaces it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DropPayloadIndex(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPayloadIndexes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -140,6 +174,21 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.OptimizeCollection,
                     request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OptimizeCollectionRequest.FromString,
                     response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OptimizeCollectionResponse.SerializeToString,
+            ),
+            'CreatePayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayloadIndex,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexResponse.SerializeToString,
+            ),
+            'DropPayloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropPayloadIndex,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexResponse.SerializeToString,
+            ),
+            'ListPayloadIndexes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayloadIndexes,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -315,6 +364,87 @@ class Collections:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def CreatePayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Collections/CreatePayloadIndex',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreatePayloadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropPayloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Collections/DropPayloadIndex',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DropPayloadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayloadIndexes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Collections/ListPayloadIndexes',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class PointsStub:
     """Write, read and search the points of one collection.
@@ -355,6 +485,26 @@ class PointsStub:
                 '/vecstore.v1.Points/Search',
                 request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.SerializeToString,
                 response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
+                _registered_method=True)
+        self.Scroll = channel.unary_unary(
+                '/vecstore.v1.Points/Scroll',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollResponse.FromString,
+                _registered_method=True)
+        self.SetPayload = channel.unary_unary(
+                '/vecstore.v1.Points/SetPayload',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadResponse.FromString,
+                _registered_method=True)
+        self.OverwritePayload = channel.unary_unary(
+                '/vecstore.v1.Points/OverwritePayload',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadResponse.FromString,
+                _registered_method=True)
+        self.DeletePayloadKeys = channel.unary_unary(
+                '/vecstore.v1.Points/DeletePayloadKeys',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysResponse.FromString,
                 _registered_method=True)
 
 
@@ -401,6 +551,33 @@ class PointsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scroll(self, request, context):
+        """Pages of points in id order, optionally filtered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPayload(self, request, context):
+        """Payload edits; vectors are untouched, unknown ids ignored. Each call is
+        one durable transaction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverwritePayload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePayloadKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PointsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +610,26 @@ def add_PointsServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.FromString,
                     response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.SerializeToString,
+            ),
+            'Scroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scroll,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollResponse.SerializeToString,
+            ),
+            'SetPayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPayload,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadResponse.SerializeToString,
+            ),
+            'OverwritePayload': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverwritePayload,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadResponse.SerializeToString,
+            ),
+            'DeletePayloadKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePayloadKeys,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -598,6 +795,114 @@ class Points:
             '/vecstore.v1.Points/Search',
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.SerializeToString,
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Points/Scroll',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Points/SetPayload',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SetPayloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OverwritePayload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Points/OverwritePayload',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.OverwritePayloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePayloadKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Points/DeletePayloadKeys',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.DeletePayloadKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,
