@@ -14,7 +14,7 @@ PAD_ROW = -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _worse(s_a, r_a, s_b, r_b):
+def worse(s_a, r_a, s_b, r_b):
     """True when entry a ranks below entry b."""
     return s_a < s_b or (s_a == s_b and r_a > r_b)
 
@@ -27,12 +27,29 @@ def sift_down(hs, hr, pos, size):
         c = 2 * pos + 1
         if c >= size:
             break
-        if c + 1 < size and _worse(hs[c + 1], hr[c + 1], hs[c], hr[c]):
+        if c + 1 < size and worse(hs[c + 1], hr[c + 1], hs[c], hr[c]):
             c += 1
-        if _worse(hs[c], hr[c], s0, r0):
+        if worse(hs[c], hr[c], s0, r0):
             hs[pos] = hs[c]
             hr[pos] = hr[c]
             pos = c
+        else:
+            break
+    hs[pos] = s0
+    hr[pos] = r0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def sift_up(hs, hr, pos):
+    """Move a new entry at pos up while it ranks above its parent (heaps that fill up)."""
+    s0 = hs[pos]
+    r0 = hr[pos]
+    while pos > 0:
+        p = (pos - 1) // 2
+        if worse(s0, r0, hs[p], hr[p]):
+            hs[pos] = hs[p]
+            hr[pos] = hr[p]
+            pos = p
         else:
             break
     hs[pos] = s0

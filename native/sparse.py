@@ -22,6 +22,8 @@ fewer than ``k`` slots score above 0.
 import numpy as np
 from numba import njit
 
+from .float_topk import sift_down, sift_up, worse
+
 __all__ = [
     "overlap_topk",
     "top_active",
@@ -33,50 +35,6 @@ __all__ = [
 ]
 
 PAD_SLOT = -1  # slot reported in unused result positions (score -inf)
-
-
-# --------------------------------------------------------------------------- heap
-@njit(cache=True, nogil=True, inline="always")
-def _worse(va, sa, vb, sb):
-    """(va, sa) ranks below (vb, sb): lower score, or equal score and larger slot."""
-    return va < vb or (va == vb and sa > sb)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sift_down(hv, hs, pos, size):
-    """Restore the heap below pos; the root is the worst entry kept."""
-    v0 = hv[pos]
-    s0 = hs[pos]
-    while True:
-        c = 2 * pos + 1
-        if c >= size:
-            break
-        if c + 1 < size and _worse(hv[c + 1], hs[c + 1], hv[c], hs[c]):
-            c += 1
-        if _worse(hv[c], hs[c], v0, s0):
-            hv[pos] = hv[c]
-            hs[pos] = hs[c]
-            pos = c
-        else:
-            break
-    hv[pos] = v0
-    hs[pos] = s0
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sift_up(hv, hs, pos):
-    v0 = hv[pos]
-    s0 = hs[pos]
-    while pos > 0:
-        p = (pos - 1) // 2
-        if _worse(v0, s0, hv[p], hs[p]):
-            hv[pos] = hv[p]
-            hs[pos] = hs[p]
-            pos = p
-        else:
-            break
-    hv[pos] = v0
-    hs[pos] = s0
 
 
 # --------------------------------------------------------------------------- scan
@@ -120,19 +78,19 @@ def _overlap_topk_kernel(pool_slots, pool_w, has_pw, starts, lengths, q_indptr, 
             if size < k:
                 hv[size] = v
                 hs[size] = s
-                _sift_up(hv, hs, size)
+                sift_up(hv, hs, size)
                 size += 1
-            elif _worse(hv[0], hs[0], v, s):
+            elif worse(hv[0], hs[0], v, s):
                 hv[0] = v
                 hs[0] = s
-                _sift_down(hv, hs, 0, k)
+                sift_down(hv, hs, 0, k)
         # pop the worst into the last position: best first
         for pos in range(size - 1, -1, -1):
             out_v[q, pos] = hv[0]
             out_s[q, pos] = hs[0]
             hv[0] = hv[pos]
             hs[0] = hs[pos]
-            _sift_down(hv, hs, 0, pos)
+            sift_down(hv, hs, 0, pos)
         # zero-score slots fill the tail in slot order
         s = 0
         while size < k and s < n:
@@ -198,13 +156,13 @@ def _top_active_kernel(x, a):
         for j in range(a):
             hv[j] = row[j]
             hs[j] = j
-            _sift_up(hv, hs, j)
+            sift_up(hv, hs, j)
         for j in range(a, d):
             v = np.float64(row[j])
             if v > hv[0]:  # a later index never wins a tie
                 hv[0] = v
                 hs[0] = j
-                _sift_down(hv, hs, 0, a)
+                sift_down(hv, hs, 0, a)
         out[i] = np.sort(hs)
     return out
 
