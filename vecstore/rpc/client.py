@@ -514,3 +514,24 @@ def _rows_part(rows: SparseRows | None, lo: int, hi: int) -> SparseRows | None:
 def _sparse_row_bytes(rows: SparseRows) -> np.ndarray:
     """Wire bytes of each code: 4 per index, 4 more per weight, a varint length."""
     return rows.lengths() * (8 if rows.weighted else 4) + 5
+
+
+class _RememberingIterator:
+    """Wraps a request generator: gRPC turns an exception raised while it pulls
+    requests into a bare CANCELLED, so keep the exception to raise it instead."""
+
+    def __init__(self, source: Iterator[Any]) -> None:
+        self._source = source
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> "_RememberingIterator":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._source)
+        except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise

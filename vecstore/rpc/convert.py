@@ -311,6 +311,8 @@ def sparse_from_proto(msg: pb.SparseCodes, what: str) -> list[Any]:
             f"{what}.weights holds {len(msg.weights)} bytes; expected none or {4 * nnz} "
             f"(one little-endian float32 per index)"
         )
+    if not len(lengths):
+        return []  # no codes (np.split would make one empty code of them)
     cuts = np.cumsum(lengths)[:-1]
     indices = np.split(np.frombuffer(msg.indices, dtype=UINT32_LE).astype(np.int64), cuts)
     if not msg.weights:
