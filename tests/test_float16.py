@@ -9,17 +9,6 @@ from vecstore import BinaryQuantization, CollectionConfig
 from synthetic import clustered, recall_at_k
 
 
-@pytest.fixture
-def db(tmp_path):
-    """Embedded only, shadowing conftest's two-mode fixture: these tests read
-    engine internals, and IVF, sparse codes and float16 storage do not travel
-    over the wire protocol yet. Drop this fixture for the API-level tests once
-    they do."""
-    database = vecstore.open(tmp_path / "db")
-    yield database
-    database.close()
-
-
 def test_get_returns_float32_upcast_and_says_so(db, rng):
     col = db.create_collection("half", dim=16, vector_dtype="float16", quantization="none")
     x = rng.standard_normal((20, 16)).astype(np.float32)

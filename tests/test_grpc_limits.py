@@ -166,3 +166,23 @@ def test_payload_edits_of_many_ids_are_split(small, monkeypatch):
     assert col.set_payload(many, {"seen": True}) == 100  # each point counted once
     assert len(edits) > 1
     assert col.count(filter={"seen": True}) == 100
+
+
+def test_user_sparse_upserts_and_searches_are_split_with_their_codes(small):
+    from vecstore import SparseQuantization
+
+    _, client, batches = small
+    rng = np.random.default_rng(4)
+    n, dim, nnz = 1500, 16, 40  # ~64 B of vector and ~320 B of weighted code per point: ~4.5x the limit
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    codes = [(rng.choice(5000, nnz, replace=False), rng.random(nnz).astype(np.float32) + 0.1) for _ in range(n)]
+    col = client.create_collection("u", dim=dim, metric="dot",
+                                   quantization=SparseQuantization(user_codes=True, weighted=True, expansion_dim=5000))
+    assert col.upsert(np.arange(n), x, sparse=codes) == n
+    assert len(batches) > 4 and sum(batches) == n
+    whole = col.search(x, k=3, rescore=False, sparse_queries=codes)
+    # each point's own code shares every index with its query: its score is the sum of squared weights
+    own = np.array([float((w.astype(np.float64) ** 2).sum()) for _, w in codes])
+    assert (whole.scores[:, 0] >= own * (1 - 1e-5)).all()
+    parts = [col.search(x[lo : lo + 100], k=3, rescore=False, sparse_queries=codes[lo : lo + 100]) for lo in range(0, n, 100)]
+    np.testing.assert_array_equal(whole.ids, np.vstack([p.ids for p in parts]))

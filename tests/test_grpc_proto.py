@@ -291,3 +291,59 @@ def test_scroll_pages_round_trip(next_cursor):
     assert back.points.payloads == [{"a": [1, 2]}, None]
     bare = C.scroll_page_from_proto(C.scroll_page_to_proto(page, 3, False, False), 3, False, False)
     assert bare.points.vectors.shape == (2, 0) and bare.points.payloads == []
+
+
+@pytest.mark.parametrize("ivf", [None, {}, {"nlist": 64, "nprobe": 3, "train_size": 5000}])
+@pytest.mark.parametrize("kind", sorted(QUANTIZATION_KINDS))
+def test_collection_config_round_trips_with_ivf_and_float16(kind, ivf):
+    config = CollectionConfig(name="docs", dim=48, metric="dot", quantization=non_default(QUANTIZATION_KINDS[kind]),
+                              vector_dtype="float16", ivf=ivf)
+    msg = pb.CollectionConfig.FromString(C.config_to_proto(config).SerializeToString())
+    assert msg.vector_dtype == pb.VECTOR_DTYPE_FLOAT16
+    assert msg.HasField("ivf") == (ivf is not None)  # an all-default IVF is still IVF
+    assert CollectionConfig(**C.config_from_proto(msg)) == config
+
+
+def test_every_vector_dtype_has_a_wire_value():
+    from vecstore.config import VECTOR_DTYPES
+
+    assert sorted(C.enum_choices(pb.VectorDtype.DESCRIPTOR)) == sorted(VECTOR_DTYPES)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_points_carry_their_stored_dtype(dtype):
+    from vecstore.types import Points
+
+    points = Points(ids=np.array([1]), vectors=np.ones((1, 2), np.float32), payloads=[None], stored_dtype=dtype)
+    msg = pb.GetResponse.FromString(C.points_to_proto(points, 2, True, True).SerializeToString())
+    assert C.points_from_proto(msg, 2, True, True).stored_dtype == dtype
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_codes_round_trip_through_the_engines_checks(weighted):
+    from vecstore.engine.validate import check_sparse
+
+    codes = [[5, 1, 9], [], [0], list(range(40, 60))]
+    if weighted:
+        codes = [(c, np.linspace(0.5, 2.0, len(c))) for c in codes]
+    rows = check_sparse(codes, 4, dim=100, weighted=weighted, what="sparse")
+    msg = pb.SparseCodes.FromString(C.sparse_to_proto(rows).SerializeToString())
+    assert list(msg.lengths) == [3, 0, 1, 20] and len(msg.indices) == 4 * 24
+    assert len(msg.weights) == (4 * 24 if weighted else 0)
+    back = check_sparse(C.sparse_from_proto(msg, "sparse"), 4, dim=100, weighted=weighted, what="sparse")
+    np.testing.assert_array_equal(back.indptr, rows.indptr)
+    np.testing.assert_array_equal(back.indices, rows.indices)
+    if weighted:
+        assert back.weights.tobytes() == rows.weights.tobytes()
+    assert C.optional_sparse(pb.SearchRequest(), "sparse_queries") is None  # unset: no codes, not zero codes
+    empty = pb.SearchRequest(sparse_queries=pb.SparseCodes())
+    assert C.optional_sparse(pb.SearchRequest.FromString(empty.SerializeToString()), "sparse_queries") == []
+
+
+@pytest.mark.parametrize("msg,message", [
+    (pb.SparseCodes(lengths=[2], indices=b"\0" * 4), r"sparse\.indices holds 4 bytes.*expected 8"),
+    (pb.SparseCodes(lengths=[1], indices=b"\0" * 4, weights=b"\0" * 8), r"sparse\.weights holds 8 bytes"),
+])
+def test_malformed_sparse_codes_are_rejected(msg, message):
+    with pytest.raises(E.InvalidSparseError, match=message):
+        C.sparse_from_proto(msg, "sparse")

@@ -18,11 +18,10 @@ from synthetic import clustered, recall_at_k
 
 
 @pytest.fixture
-def db(tmp_path):
-    """Embedded only, shadowing conftest's two-mode fixture: these tests read
-    engine internals, and IVF, sparse codes and float16 storage do not travel
-    over the wire protocol yet. Drop this fixture for the API-level tests once
-    they do."""
+def engine_db(tmp_path):
+    """Embedded only, for the tests that read or patch engine internals (the
+    RAM segment, codec classes) which a gRPC client cannot see; the tests of
+    the public API use conftest's two-mode `db`."""
     database = vecstore.open(tmp_path / "db")
     yield database
     database.close()
@@ -71,11 +70,11 @@ def run_in_thread(fn):
     return t, out
 
 
-def test_searches_and_writes_go_on_during_a_long_optimize(db, data, monkeypatch):
-    col = db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=300))
+def test_searches_and_writes_go_on_during_a_long_optimize(engine_db, data, monkeypatch):
+    col = engine_db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=300))
     col.upsert(data.ids[:2500], data.xb[:2500])
     old_codec = col._seg.codec
-    exact = db.create_collection("exact", dim=64, quantization="none")
+    exact = engine_db.create_collection("exact", dim=64, quantization="none")
     exact.upsert(data.ids[:2500], data.xb[:2500])
     want = exact.search(data.xq, k=10).ids
 
@@ -173,8 +172,8 @@ def test_a_crash_during_training_leaves_the_old_codes(tmp_path, data):
         check_codes_match_lmdb(col)
 
 
-def test_failed_auto_training_is_logged_and_retried(db, data, monkeypatch, caplog):
-    col = db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=500))
+def test_failed_auto_training_is_logged_and_retried(engine_db, data, monkeypatch, caplog):
+    col = engine_db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=500))
     real = BinaryCodec.fit
     monkeypatch.setattr(BinaryCodec, "fit", lambda self, x: (_ for _ in ()).throw(MemoryError("no room")))
     with caplog.at_level(logging.WARNING, logger="vecstore"):
@@ -189,9 +188,9 @@ def test_failed_auto_training_is_logged_and_retried(db, data, monkeypatch, caplo
     check_codes_match_lmdb(col)
 
 
-def test_codec_and_ivf_train_at_their_own_thresholds(db, data):
-    col = db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=200),
-                               ivf=IVFConfig(nlist=16, nprobe=4, train_size=1500))
+def test_codec_and_ivf_train_at_their_own_thresholds(engine_db, data):
+    col = engine_db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=200),
+                                      ivf=IVFConfig(nlist=16, nprobe=4, train_size=1500))
     col.upsert(data.ids[:300], data.xb[:300])
     info = col.info()
     assert info.trained and not info.extra["ivf_trained"]
@@ -203,8 +202,8 @@ def test_codec_and_ivf_train_at_their_own_thresholds(db, data):
     check_codes_match_lmdb(col)
 
 
-def test_optimize_relearns_from_current_vectors(db, data):
-    col = db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=200))
+def test_optimize_relearns_from_current_vectors(engine_db, data):
+    col = engine_db.create_collection("c", dim=64, quantization=BinaryQuantization(train_size=200))
     col.upsert(data.ids[:300], data.xb[:300])
     col.upsert(data.ids[300:], data.xb[300:] * -1)
     before = col._seg.codec.mean.copy()

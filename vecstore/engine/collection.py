@@ -23,7 +23,7 @@ import native
 from native.ivf import gather_lists
 
 from ..config import CollectionConfig
-from ..errors import CollectionNotFoundError, InternalError, InvalidSparseError, InvalidVectorError
+from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
 from . import validate as V
@@ -171,20 +171,7 @@ class Collection(PayloadMethods):
         return len(ids)
 
     def _check_user_sparse(self, value: Any, n: int, what: str) -> SparseRows | None:
-        q = self.config.quantization
-        if not self._user_sparse:
-            if value is not None:
-                raise InvalidSparseError(
-                    f"{what} given, but collection '{self.name}' does not take user sparse codes "
-                    "(create it with quantization=SparseQuantization(user_codes=True, ...))"
-                )
-            return None
-        if value is None:
-            owner = "point" if what == "sparse" else "query"
-            raise InvalidSparseError(
-                f"collection '{self.name}' takes user sparse codes: pass {what}=[...] with one code per {owner}"
-            )
-        return V.check_sparse(value, n, dim=q.expansion_dim, weighted=q.weighted, what=what)
+        return V.check_user_sparse(value, n, self.config, what=what)
 
     def _swap_sparse(
         self, txn: lmdb.Transaction, keys: list[bytes], slots: np.ndarray, replaced: np.ndarray,

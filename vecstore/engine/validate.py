@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import IVFConfig
+from ..config import CollectionConfig, IVFConfig
 from ..errors import (
     DimensionMismatchError,
     EmptyBatchError,
@@ -170,6 +170,25 @@ def check_nprobe_arg(value: Any, ivf: IVFConfig | None, collection: str) -> int 
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InvalidQueryError(f"nprobe must be a positive integer, got {value!r}")
     return int(value)  # above nlist means every list
+
+
+def check_user_sparse(value: Any, n: int, config: CollectionConfig, *, what: str) -> SparseRows | None:
+    """The `sparse` / `sparse_queries` argument of a call on a collection with
+    this config: required (and checked) for user sparse codes, refused otherwise."""
+    q = config.quantization
+    if not (q.kind == "sparse" and q.user_codes):
+        if value is not None:
+            raise InvalidSparseError(
+                f"{what} given, but collection '{config.name}' does not take user sparse codes "
+                "(create it with quantization=SparseQuantization(user_codes=True, ...))"
+            )
+        return None
+    if value is None:
+        owner = "point" if what == "sparse" else "query"
+        raise InvalidSparseError(
+            f"collection '{config.name}' takes user sparse codes: pass {what}=[...] with one code per {owner}"
+        )
+    return check_sparse(value, n, dim=q.expansion_dim, weighted=q.weighted, what=what)
 
 
 def check_sparse(value: Any, n: int, *, dim: int, weighted: bool, what: str) -> SparseRows:

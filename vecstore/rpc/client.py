@@ -22,7 +22,7 @@ for one message is fetched as consecutive smaller pages.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import grpc
 import numpy as np
@@ -32,6 +32,7 @@ from ..engine import payloads as P
 from ..engine import validate as V
 from ..engine.filters import normalize_filter
 from ..engine.payload_index import check_index, check_index_key
+from ..engine.sparse_rows import SparseRows
 from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import convert as C
@@ -47,6 +48,7 @@ STREAM_CHUNK_BYTES = 16 << 20
 _ID_BYTES = 11  # a varint int64 id plus its share of framing, rounded up
 _HIT_BYTES = 15  # one search hit: varint id + float score
 _PAYLOAD_GUESS = 64  # bytes per payload when sizing a read (too small a guess: halve and retry)
+_UINT32_MAX = 2**32 - 1
 
 
 def connect(
@@ -135,11 +137,15 @@ class Client:
         metric: str = "cosine",
         quantization: Any = "binary",
         vector_dtype: str = "float32",
+        ivf: Any = None,
         timeout: float | None = None,
     ) -> "RemoteCollection":
-        """Create a collection. quantization: a kind name ("none", "binary") or a
-        config object such as `BinaryQuantization(oversampling=8)`."""
-        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype)
+        """Create a collection. quantization: a kind name ("none", "binary",
+        "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
+        vector_dtype: how vectors are kept on disk, "float32" or "float16".
+        ivf: None, or an IVFConfig (or dict) to partition the codes."""
+        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
+                                  vector_dtype=vector_dtype, ivf=ivf)
         request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
         response = self._call(self._collections.CreateCollection, request, timeout)
         return RemoteCollection(self, *C.description_from_proto(response.collection))
@@ -212,18 +218,19 @@ class RemoteCollection:
 
     # -- writes -------------------------------------------------------------------
     def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
-               timeout: float | None = None) -> int:
+               sparse: Any = None, timeout: float | None = None) -> int:
         """Insert or replace points; returns once the batch is durable.
 
         A replaced point takes the new vector and the new payload (None clears
-        it). Returns the number of points written.
+        it). `sparse`: one sparse code per point, required by (and only
+        accepted by) collections with SparseQuantization(user_codes=True).
+        Returns the number of points written.
         """
-        ids, x, encoded = self._check_batch(ids, vectors, payloads)
-        sizes = self._row_bytes(x, encoded)
+        batch = self._check_batch(ids, vectors, payloads, sparse)
+        sizes = self._row_bytes(batch)
         if int(sizes.sum()) <= self._client._budget:
-            return self._call(self._client._points.Upsert, self._upsert_request(ids, x, encoded), timeout).written
-        requests = (self._upsert_request(ids[lo:hi], x[lo:hi], None if encoded is None else encoded[lo:hi])
-                    for lo, hi in _chunk_bounds(sizes, self._client._chunk_bytes))
+            return self._call(self._client._points.Upsert, self._upsert_request(batch), timeout).written
+        requests = (self._upsert_request(batch.part(lo, hi)) for lo, hi in _chunk_bounds(sizes, self._client._chunk_bytes))
         return self._call(self._client._points.UpsertStream, requests, timeout).written
 
     def import_batches(self, batches: Iterable[tuple], *, timeout: float | None = None) -> int:
@@ -243,29 +250,34 @@ class RemoteCollection:
         for batch in batches:
             if not isinstance(batch, tuple) or len(batch) not in (2, 3):
                 raise InvalidArgumentError(f"each batch must be (ids, vectors) or (ids, vectors, payloads), got {type(batch).__name__}")
-            ids, x, encoded = self._check_batch(*batch)
+            checked = self._check_batch(*batch)
             # the caller chose the batch size (= the commit size): split only
             # what would not fit in one message
-            for lo, hi in _chunk_bounds(self._row_bytes(x, encoded), self._client._budget):
-                yield self._upsert_request(ids[lo:hi], x[lo:hi], None if encoded is None else encoded[lo:hi])
+            for lo, hi in _chunk_bounds(self._row_bytes(checked), self._client._budget):
+                yield self._upsert_request(checked.part(lo, hi))
 
-    def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None):
+    def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None, sparse: Any = None) -> "_Batch":
         """The engine's own checks, in the engine's order."""
         ids = V.check_ids(ids)
         V.check_unique(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_lengths(len(ids), len(x))
-        return ids, x, V.check_payloads(payloads, len(ids))
+        encoded = V.check_payloads(payloads, len(ids))
+        if self.config.vector_dtype == "float16":
+            V.round_to_float16(x)  # only for its checks: the server rounds the float32 rows itself
+        return _Batch(ids, x, encoded, V.check_user_sparse(sparse, len(ids), self.config, what="sparse"))
 
-    def _row_bytes(self, x: np.ndarray, encoded: list[bytes | None] | None) -> np.ndarray:
-        sizes = np.full(len(x), 4 * x.shape[1] + _ID_BYTES, dtype=np.int64)
-        if encoded is not None:
-            sizes += np.fromiter((len(p or b"") + 3 for p in encoded), dtype=np.int64, count=len(encoded))
+    def _row_bytes(self, batch: "_Batch") -> np.ndarray:
+        sizes = np.full(len(batch.x), 4 * batch.x.shape[1] + _ID_BYTES, dtype=np.int64)
+        if batch.encoded is not None:
+            sizes += np.fromiter((len(p or b"") + 3 for p in batch.encoded), dtype=np.int64, count=len(batch.encoded))
+        if batch.sparse is not None:
+            sizes += _sparse_row_bytes(batch.sparse)
         return sizes
 
-    def _upsert_request(self, ids: np.ndarray, x: np.ndarray, encoded: list[bytes | None] | None) -> pb.UpsertRequest:
-        return pb.UpsertRequest(collection=self._ref, ids=ids.tolist(), vectors=C.vectors_to_proto(x),
-                                payloads=C.payloads_to_proto(encoded))
+    def _upsert_request(self, batch: "_Batch") -> pb.UpsertRequest:
+        return pb.UpsertRequest(collection=self._ref, ids=batch.ids.tolist(), vectors=C.vectors_to_proto(batch.x),
+                                payloads=C.payloads_to_proto(batch.encoded), sparse=C.sparse_to_proto(batch.sparse))
 
     def delete(self, ids: Any = None, *, filter: dict | None = None, timeout: float | None = None) -> int:
         """Delete points by id, or every point matching `filter`; ids that do
@@ -376,12 +388,16 @@ class RemoteCollection:
         return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
 
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
-               rescore: bool | None = None, timeout: float | None = None) -> SearchResult:
+               rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
+               timeout: float | None = None) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore default to the
-        collection's quantization settings. rescore=False returns code-space
-        scores, which are approximate.
+        collection's quantization settings, nprobe to its IVF setting (only
+        for collections with IVF). rescore=False returns code-space scores,
+        which are approximate. sparse_queries: one sparse code per query, for
+        collections with SparseQuantization(user_codes=True) (the dense
+        queries still rerank).
 
         filter: only points matching it are searched; k hits come back
         whenever k points match.
@@ -390,14 +406,21 @@ class RemoteCollection:
         k = V.check_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
+        nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        if nprobe is not None:
+            # above nlist already means every list: clamp into the wire's uint32
+            nprobe = min(nprobe, _UINT32_MAX)
+        q_rows = V.check_user_sparse(sparse_queries, len(q), self.config, what="sparse_queries")
         flt = _filter_to_proto(filter)
-        per_query = max(4 * self.dim, _HIT_BYTES * k) + 16
-        room = self._client._budget - (flt.ByteSize() if flt is not None else 0)
-        step = max(1, room // per_query)
+        per_query = np.full(len(q), max(4 * self.dim, _HIT_BYTES * k) + 16, dtype=np.int64)
+        if q_rows is not None:
+            per_query += _sparse_row_bytes(q_rows)
+        room = max(1, self._client._budget - (flt.ByteSize() if flt is not None else 0))
         parts = []
-        for lo in range(0, len(q), step):
-            request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo : lo + step]), k=k,
-                                       filter=flt, oversampling=oversampling, rescore=rescore)
+        for lo, hi in _chunk_bounds(per_query, room):
+            request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo:hi]), k=k,
+                                       filter=flt, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+                                       sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)))
             parts.append(C.search_result_from_proto(self._call(self._client._points.Search, request, timeout), k))
         if len(parts) == 1:
             return parts[0]
@@ -465,7 +488,32 @@ def _concat_points(parts: list[Points], dim: int, with_payloads: bool) -> Points
         ids=np.concatenate([p.ids for p in parts]),
         vectors=np.concatenate([p.vectors.reshape(len(p.ids), dim) for p in parts]),
         payloads=[x for p in parts for x in p.payloads] if with_payloads else [],
+        stored_dtype=parts[0].stored_dtype,
     )
+
+
+class _Batch(NamedTuple):
+    """One checked upsert batch: ids, float32 rows, JSON payloads, sparse codes."""
+
+    ids: np.ndarray
+    x: np.ndarray
+    encoded: list[bytes | None] | None
+    sparse: SparseRows | None
+
+    def part(self, lo: int, hi: int) -> "_Batch":
+        return _Batch(self.ids[lo:hi], self.x[lo:hi], None if self.encoded is None else self.encoded[lo:hi],
+                      _rows_part(self.sparse, lo, hi))
+
+
+def _rows_part(rows: SparseRows | None, lo: int, hi: int) -> SparseRows | None:
+    if rows is None or (lo == 0 and hi == len(rows)):
+        return rows
+    return rows.take(np.arange(lo, hi))
+
+
+def _sparse_row_bytes(rows: SparseRows) -> np.ndarray:
+    """Wire bytes of each code: 4 per index, 4 more per weight, a varint length."""
+    return rows.lengths() * (8 if rows.weighted else 4) + 5
 
 
 class _RememberingIterator:

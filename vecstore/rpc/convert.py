@@ -9,7 +9,11 @@ config class's field names, so `to_dict()` fills it and
 `quantization_from_dict()` (the engine's one serialization) reads it back:
 a new kind needs its proto message and nothing here, unless a parameter has
 a type the generic code does not know (a case then goes in `_fill`/`_read`).
-Enums map by name: METRIC_COSINE <-> "cosine".
+Enums map by name: METRIC_COSINE <-> "cosine". IVF settings fill their
+nested `IVFConfig` message the same way (an unset message: no IVF).
+
+User sparse codes travel per batch in CSR form (`SparseCodes`); the engine's
+`check_sparse` validates them on both sides.
 
 Filters travel in the engine's canonical form (`normalize_filter`): each
 object is one combinator or one `{key: {op: value}}` condition, and maps onto
@@ -26,12 +30,15 @@ import numpy as np
 from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 
-from ..config import CollectionConfig, QuantizationConfig, quantization_from_dict
-from ..errors import InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidVectorError
+from ..config import CollectionConfig, IVFConfig, QuantizationConfig, quantization_from_dict
+from ..engine.sparse_rows import SparseRows
+from ..errors import (InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidSparseError,
+                      InvalidVectorError)
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from .v1 import vecstore_pb2 as pb
 
 FLOAT32_LE = np.dtype("<f4")
+UINT32_LE = np.dtype("<u4")
 
 
 # -- enums --------------------------------------------------------------------
@@ -136,13 +143,25 @@ def quantization_from_proto(msg: pb.Quantization) -> QuantizationConfig:
 
 
 def config_to_proto(config: CollectionConfig) -> pb.CollectionConfig:
-    return pb.CollectionConfig(
+    msg = pb.CollectionConfig(
         name=config.name,
         dim=config.dim,
         metric=enum_to_proto(pb.Metric.DESCRIPTOR, config.metric, "metric"),
         quantization=quantization_to_proto(config.quantization),
-        vector_dtype=enum_to_proto(pb.VectorDtype.DESCRIPTOR, config.vector_dtype, "vector_dtype"),
+        vector_dtype=dtype_to_proto(config.vector_dtype),
     )
+    if config.ivf is not None:
+        msg.ivf.SetInParent()  # present even when every field keeps its default
+        _fill(msg.ivf, config.ivf.to_dict())
+    return msg
+
+
+def dtype_to_proto(dtype: str) -> int:
+    return enum_to_proto(pb.VectorDtype.DESCRIPTOR, dtype, "vector_dtype")
+
+
+def dtype_from_proto(number: int) -> str:
+    return enum_from_proto(pb.VectorDtype.DESCRIPTOR, number, "vector_dtype") or "float32"
 
 
 def config_from_proto(msg: pb.CollectionConfig) -> dict[str, Any]:
@@ -152,13 +171,13 @@ def config_from_proto(msg: pb.CollectionConfig) -> dict[str, Any]:
         raise InvalidConfigError(f"metric is required: expected one of {enum_choices(pb.Metric.DESCRIPTOR)}")
     if not msg.HasField("quantization"):
         raise InvalidConfigError(f"quantization is required: set one of {wire_kinds()}")
-    dtype = enum_from_proto(pb.VectorDtype.DESCRIPTOR, msg.vector_dtype, "vector_dtype")
     return {
         "name": msg.name,
         "dim": msg.dim,
         "metric": metric,
         "quantization": quantization_from_proto(msg.quantization),
-        "vector_dtype": dtype or "float32",
+        "vector_dtype": dtype_from_proto(msg.vector_dtype),
+        "ivf": IVFConfig.from_dict(_read(msg.ivf)) if msg.HasField("ivf") else None,
     }
 
 
@@ -264,6 +283,47 @@ def payload_to_bytes(payload: dict[str, Any] | None) -> bytes:
     if payload is None:
         return b""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sparse_to_proto(rows: SparseRows | None) -> pb.SparseCodes | None:
+    """Codes already checked by the engine's `check_sparse` (None: not sent)."""
+    if rows is None:
+        return None
+    return pb.SparseCodes(
+        lengths=rows.lengths().tolist(),
+        indices=rows.indices.astype(UINT32_LE).tobytes(),
+        weights=b"" if rows.weights is None else rows.weights.astype(FLOAT32_LE).tobytes(),
+    )
+
+
+def sparse_from_proto(msg: pb.SparseCodes, what: str) -> list[Any]:
+    """One entry per code, in the form `check_sparse` takes: an index array, or
+    (indices, weights) when weights were sent. The engine checks the values."""
+    lengths = np.array(msg.lengths, dtype=np.int64)
+    nnz = int(lengths.sum())
+    if len(msg.indices) != 4 * nnz:
+        raise InvalidSparseError(
+            f"{what}.indices holds {len(msg.indices)} bytes; lengths add up to {nnz} entries, "
+            f"so expected {4 * nnz} bytes (little-endian uint32)"
+        )
+    if msg.weights and len(msg.weights) != 4 * nnz:
+        raise InvalidSparseError(
+            f"{what}.weights holds {len(msg.weights)} bytes; expected none or {4 * nnz} "
+            f"(one little-endian float32 per index)"
+        )
+    if not len(lengths):
+        return []  # no codes (np.split would make one empty code of them)
+    cuts = np.cumsum(lengths)[:-1]
+    indices = np.split(np.frombuffer(msg.indices, dtype=UINT32_LE).astype(np.int64), cuts)
+    if not msg.weights:
+        return indices
+    weights = np.split(np.frombuffer(msg.weights, dtype=FLOAT32_LE), cuts)
+    return list(zip(indices, weights))
+
+
+def optional_sparse(request: Message, field: str) -> list[Any] | None:
+    """A request's sparse codes field as the engine takes it: None when unset."""
+    return sparse_from_proto(getattr(request, field), field) if request.HasField(field) else None
 
 
 # -- filters ------------------------------------------------------------------------
@@ -397,6 +457,7 @@ def points_to_proto(points: Points, dim: int, with_vectors: bool, with_payloads:
         ids=points.ids.tolist(),
         vectors=vectors_to_proto(points.vectors) if with_vectors else pb.Vectors(dim=dim),
         payloads=[payload_to_bytes(p) for p in points.payloads] if with_payloads else [],
+        stored_dtype=dtype_to_proto(points.stored_dtype),
     )
 
 
@@ -409,7 +470,7 @@ def points_from_proto(msg: Message, dim: int, with_vectors: bool, with_payloads:
     payloads = [json.loads(p) if p else None for p in msg.payloads] if with_payloads else []
     if len(vectors) != len(ids) or (with_payloads and len(payloads) != len(ids)):
         raise InternalError(f"server sent {len(ids)} ids, {len(vectors)} vectors and {len(payloads)} payloads")
-    return Points(ids=ids, vectors=vectors, payloads=payloads)
+    return Points(ids=ids, vectors=vectors, payloads=payloads, stored_dtype=dtype_from_proto(msg.stored_dtype))
 
 
 def scroll_page_to_proto(page: ScrollPage, dim: int, with_vectors: bool, with_payloads: bool) -> pb.ScrollResponse:

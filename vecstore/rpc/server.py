@@ -166,7 +166,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         vectors = C.vectors_from_proto(request.vectors)
         payloads = C.payloads_from_proto(request.payloads)
-        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads)
+        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"))
 
     @_rpc
     def Upsert(self, request, context):
@@ -217,6 +217,8 @@ class PointsService(_Base, pb_grpc.PointsServicer):
             filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
             rescore=request.rescore if request.HasField("rescore") else None,
+            nprobe=request.nprobe if request.HasField("nprobe") else None,
+            sparse_queries=C.optional_sparse(request, "sparse_queries"),
         )
         return C.search_result_to_proto(result)
 

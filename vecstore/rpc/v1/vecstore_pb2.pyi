@@ -18,12 +18,19 @@ class VectorDtype(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VECTOR_DTYPE_UNSPECIFIED: _ClassVar[VectorDtype]
     VECTOR_DTYPE_FLOAT32: _ClassVar[VectorDtype]
+    VECTOR_DTYPE_FLOAT16: _ClassVar[VectorDtype]
 
 class BinaryScoring(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BINARY_SCORING_UNSPECIFIED: _ClassVar[BinaryScoring]
     BINARY_SCORING_ASYMMETRIC: _ClassVar[BinaryScoring]
     BINARY_SCORING_HAMMING: _ClassVar[BinaryScoring]
+
+class ScoringMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORING_MODE_UNSPECIFIED: _ClassVar[ScoringMode]
+    SCORING_MODE_ADC: _ClassVar[ScoringMode]
+    SCORING_MODE_SDC: _ClassVar[ScoringMode]
 
 class PayloadIndexKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -37,9 +44,13 @@ METRIC_DOT: Metric
 METRIC_L2: Metric
 VECTOR_DTYPE_UNSPECIFIED: VectorDtype
 VECTOR_DTYPE_FLOAT32: VectorDtype
+VECTOR_DTYPE_FLOAT16: VectorDtype
 BINARY_SCORING_UNSPECIFIED: BinaryScoring
 BINARY_SCORING_ASYMMETRIC: BinaryScoring
 BINARY_SCORING_HAMMING: BinaryScoring
+SCORING_MODE_UNSPECIFIED: ScoringMode
+SCORING_MODE_ADC: ScoringMode
+SCORING_MODE_SDC: ScoringMode
 PAYLOAD_INDEX_KIND_UNSPECIFIED: PayloadIndexKind
 PAYLOAD_INDEX_KIND_KEYWORD: PayloadIndexKind
 PAYLOAD_INDEX_KIND_INTEGER: PayloadIndexKind
@@ -52,6 +63,16 @@ class Vectors(_message.Message):
     dim: int
     data: bytes
     def __init__(self, dim: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class SparseCodes(_message.Message):
+    __slots__ = ("lengths", "indices", "weights")
+    LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    INDICES_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    lengths: _containers.RepeatedScalarFieldContainer[int]
+    indices: bytes
+    weights: bytes
+    def __init__(self, lengths: _Optional[_Iterable[int]] = ..., indices: _Optional[bytes] = ..., weights: _Optional[bytes] = ...) -> None: ...
 
 class NoQuantization(_message.Message):
     __slots__ = ("oversampling", "rescore")
@@ -77,27 +98,113 @@ class BinaryQuantization(_message.Message):
     query_bits: int
     def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ..., scoring: _Optional[_Union[BinaryScoring, str]] = ..., query_bits: _Optional[int] = ...) -> None: ...
 
+class ResidualBinaryQuantization(_message.Message):
+    __slots__ = ("oversampling", "rescore", "bits", "mode", "query_bits", "train_size")
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    BITS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_BITS_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    oversampling: float
+    rescore: bool
+    bits: int
+    mode: ScoringMode
+    query_bits: int
+    train_size: int
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., bits: _Optional[int] = ..., mode: _Optional[_Union[ScoringMode, str]] = ..., query_bits: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
+
+class ProductQuantization(_message.Message):
+    __slots__ = ("oversampling", "rescore", "m", "nbits", "mode", "train_size")
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    M_FIELD_NUMBER: _ClassVar[int]
+    NBITS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    oversampling: float
+    rescore: bool
+    m: int
+    nbits: int
+    mode: ScoringMode
+    train_size: int
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., m: _Optional[int] = ..., nbits: _Optional[int] = ..., mode: _Optional[_Union[ScoringMode, str]] = ..., train_size: _Optional[int] = ...) -> None: ...
+
+class ScalarQuantization(_message.Message):
+    __slots__ = ("oversampling", "rescore", "train_size")
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    oversampling: float
+    rescore: bool
+    train_size: int
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., train_size: _Optional[int] = ...) -> None: ...
+
+class SparseQuantization(_message.Message):
+    __slots__ = ("oversampling", "rescore", "expansion_dim", "active", "query_active", "seed", "center", "train_size", "user_codes", "weighted")
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    EXPANSION_DIM_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CENTER_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    USER_CODES_FIELD_NUMBER: _ClassVar[int]
+    WEIGHTED_FIELD_NUMBER: _ClassVar[int]
+    oversampling: float
+    rescore: bool
+    expansion_dim: int
+    active: int
+    query_active: int
+    seed: int
+    center: bool
+    train_size: int
+    user_codes: bool
+    weighted: bool
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., expansion_dim: _Optional[int] = ..., active: _Optional[int] = ..., query_active: _Optional[int] = ..., seed: _Optional[int] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ..., user_codes: _Optional[bool] = ..., weighted: _Optional[bool] = ...) -> None: ...
+
 class Quantization(_message.Message):
-    __slots__ = ("none", "binary")
+    __slots__ = ("none", "binary", "residual_binary", "pq", "scalar", "sparse")
     NONE_FIELD_NUMBER: _ClassVar[int]
     BINARY_FIELD_NUMBER: _ClassVar[int]
+    RESIDUAL_BINARY_FIELD_NUMBER: _ClassVar[int]
+    PQ_FIELD_NUMBER: _ClassVar[int]
+    SCALAR_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_FIELD_NUMBER: _ClassVar[int]
     none: NoQuantization
     binary: BinaryQuantization
-    def __init__(self, none: _Optional[_Union[NoQuantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ...) -> None: ...
+    residual_binary: ResidualBinaryQuantization
+    pq: ProductQuantization
+    scalar: ScalarQuantization
+    sparse: SparseQuantization
+    def __init__(self, none: _Optional[_Union[NoQuantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ..., residual_binary: _Optional[_Union[ResidualBinaryQuantization, _Mapping]] = ..., pq: _Optional[_Union[ProductQuantization, _Mapping]] = ..., scalar: _Optional[_Union[ScalarQuantization, _Mapping]] = ..., sparse: _Optional[_Union[SparseQuantization, _Mapping]] = ...) -> None: ...
+
+class IVFConfig(_message.Message):
+    __slots__ = ("nlist", "nprobe", "train_size")
+    NLIST_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    nlist: int
+    nprobe: int
+    train_size: int
+    def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype")
+    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    IVF_FIELD_NUMBER: _ClassVar[int]
     name: str
     dim: int
     metric: Metric
     quantization: Quantization
     vector_dtype: VectorDtype
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ...) -> None: ...
+    ivf: IVFConfig
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ...) -> None: ...
 
 class CollectionRef(_message.Message):
     __slots__ = ("name", "collection_id")
@@ -306,16 +413,18 @@ class ListPayloadIndexesResponse(_message.Message):
     def __init__(self, indexes: _Optional[_Iterable[_Union[PayloadIndex, _Mapping]]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "ids", "vectors", "payloads")
+    __slots__ = ("collection", "ids", "vectors", "payloads", "sparse")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    sparse: SparseCodes
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., sparse: _Optional[_Union[SparseCodes, _Mapping]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
     __slots__ = ("written",)
@@ -336,14 +445,16 @@ class GetRequest(_message.Message):
     def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("ids", "vectors", "payloads")
+    __slots__ = ("ids", "vectors", "payloads", "stored_dtype")
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    STORED_DTYPE_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    stored_dtype: VectorDtype
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("collection", "ids", "filter")
@@ -376,20 +487,24 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter")
+    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter", "nprobe", "sparse_queries")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_QUERIES_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     queries: Vectors
     k: int
     oversampling: float
     rescore: bool
     filter: Filter
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
+    nprobe: int
+    sparse_queries: SparseCodes
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ...) -> None: ...
 
 class QueryHits(_message.Message):
     __slots__ = ("ids", "scores")
@@ -422,16 +537,18 @@ class ScrollRequest(_message.Message):
     def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., limit: _Optional[int] = ..., after: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ...) -> None: ...
 
 class ScrollResponse(_message.Message):
-    __slots__ = ("ids", "vectors", "payloads", "next_cursor")
+    __slots__ = ("ids", "vectors", "payloads", "next_cursor", "stored_dtype")
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    STORED_DTYPE_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     next_cursor: int
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., next_cursor: _Optional[int] = ...) -> None: ...
+    stored_dtype: VectorDtype
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., next_cursor: _Optional[int] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ...) -> None: ...
 
 class SetPayloadRequest(_message.Message):
     __slots__ = ("collection", "ids", "payload")
