@@ -47,27 +47,31 @@ def drop_all_caches() -> bool:
         return False
 
 
-def resident_fraction(path: str) -> float:
-    """Fraction of the file's pages now in the page cache (mincore)."""
+def resident_pages(path: str) -> np.ndarray:
+    """bool per page of the file: is it in the page cache now (mincore)?"""
     size = os.path.getsize(path)
     if size == 0:
-        return 0.0
-    ps = mmap.PAGESIZE
+        return np.zeros(0, dtype=bool)
     fd = os.open(path, os.O_RDONLY)
     try:
         addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
         if addr in (None, ctypes.c_void_p(-1).value):
             raise OSError(ctypes.get_errno(), "mmap failed")
         try:
-            npages = -(-size // ps)
-            vec = (ctypes.c_ubyte * npages)()
+            vec = (ctypes.c_ubyte * -(-size // mmap.PAGESIZE))()
             if _libc.mincore(addr, size, vec) != 0:
                 raise OSError(ctypes.get_errno(), "mincore failed")
-            return float(np.frombuffer(vec, dtype=np.uint8).__and__(1).mean())
+            return (np.frombuffer(vec, dtype=np.uint8) & 1).astype(bool)
         finally:
             _libc.munmap(addr, size)
     finally:
         os.close(fd)
+
+
+def resident_fraction(path: str) -> float:
+    """Fraction of the file's pages now in the page cache."""
+    pages = resident_pages(path)
+    return float(pages.mean()) if len(pages) else 0.0
 
 
 def _mappings(path: str) -> list[tuple[int, int, int]]:
@@ -142,22 +146,54 @@ class LmdbEvictor:
             os.fsync(fd)  # pages still being written back cannot be dropped
         finally:
             os.close(fd)
-        self.runs = _coalesce(lmdb_data_pages(self.path))
+        self.data_pages = lmdb_data_pages(self.path)
+        self.runs = _coalesce(self.data_pages)
+        npages = os.path.getsize(self.path) // mmap.PAGESIZE
+        self.kept_pages = np.setdiff1d(np.arange(npages), self.data_pages)
+        self.full_evictions = 0  # how often the slow path was needed (reported by tests)
 
     def __call__(self) -> None:
+        self._unmap(self.runs)
+        if not self.page_cache:
+            return
+        self._drop(self.runs)
+        if resident_pages(self.path)[self.data_pages].any():
+            self._evict_all_then_reload_kept()
+
+    def _unmap(self, runs: list[tuple[int, int]]) -> None:
         ps = mmap.PAGESIZE
         for lo, hi, offset in _mappings(self.path):
-            for first, count in self.runs:
+            for first, count in runs:
                 start = max(first * ps, offset)
                 end = min((first + count) * ps, offset + (hi - lo))
                 if end > start:
                     _libc.madvise(lo + start - offset, end - start, _MADV_DONTNEED)
-        if not self.page_cache:
-            return
+
+    def _drop(self, runs: list[tuple[int, int]]) -> None:
+        ps = mmap.PAGESIZE
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            for first, count in self.runs:
+            for first, count in runs:
                 os.posix_fadvise(fd, first * ps, count * ps, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+    def _evict_all_then_reload_kept(self) -> None:
+        """The kernel caches files in large folios (up to many pages) and drops
+        a folio only whole: a branch page sharing a folio with data pages keeps
+        them all cached. So drop the whole file, then read the kept pages back
+        one page at a time (no readahead), which caches them in small folios;
+        later evictions then take the fast path."""
+        self.full_evictions += 1
+        everything = [(0, os.path.getsize(self.path) // mmap.PAGESIZE)]
+        self._unmap(everything)
+        self._drop(everything)
+        ps = mmap.PAGESIZE
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+            for page in self.kept_pages:
+                os.pread(fd, ps, int(page) * ps)
         finally:
             os.close(fd)
 

@@ -125,6 +125,8 @@ def run(args) -> dict:
         finally:
             system.close()
             gc.collect()
+    if args.merge:
+        merge_previous(args, ds.name, points, missing, failed, {s.name for s in systems})
     result = {"dataset": ds.name, "n": ds.n, "dim": ds.dim, "nq": len(ds.xq), "k": args.k,
               "threads": args.threads or cores(), "cold": bool(args.cold), "cold_nq": args.cold_nq,
               "command": args.command, "points": points, "missing": missing, "failed": failed}
@@ -132,9 +134,32 @@ def run(args) -> dict:
     return result
 
 
+def json_path_for(args, dataset: str) -> str:
+    return args.json or os.path.join(args.out_dir, f"compare_{report.slug(dataset)}.json")
+
+
+def merge_previous(args, dataset: str, points: list, missing: dict, failed: dict, measured: set[str]) -> None:
+    """Keep the previous run's figures of the systems this run did not measure
+    (a rerun of a few systems then updates the section instead of shrinking it)."""
+    path = json_path_for(args, dataset)
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    points[:0] = [p for p in old["points"] if p["system"] not in measured]
+    points.sort(key=lambda p: p["family"] != "vecstore")  # stable: vecstore first, order kept
+    for name, why in old.get("missing", {}).items():
+        if name not in measured and name != "plot":
+            missing.setdefault(name, why)
+    for name, why in old.get("failed", {}).items():
+        if name not in measured:
+            failed.setdefault(name, why)
+    args.command = old.get("command", args.command) + f" ; then {args.command}"
+
+
 def write_outputs(result: dict, args) -> None:
     name = report.slug(result["dataset"])
-    json_path = args.json or os.path.join(args.out_dir, f"compare_{name}.json")
+    json_path = json_path_for(args, result["dataset"])
     png_path = args.plot or os.path.join(HERE, f"compare_{name}.png")
     for p in (json_path, png_path):
         os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
@@ -232,6 +257,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--plot", help="PNG path (default: bench/compare_<dataset>.png)")
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"), help="markdown to update ('' for none)")
     ap.add_argument("--note", default=SHARED_NOTE, help="line printed above the results ('' for none)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the previous JSON's points of systems not measured now (rerun a subset)")
     ap.add_argument("--quiet", action="store_true")
     return ap
 

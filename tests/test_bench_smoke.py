@@ -116,3 +116,19 @@ def test_rerank_from_ram_matches_brute_force():
         want = valid[np.argsort(-(xb[valid] @ xq[q]), kind="stable")][:10]
         assert list(got[q][: len(want)]) == list(want)
         assert (got[q][len(want):] == -1).all()
+
+
+def test_merge_keeps_systems_not_rerun(tmp_path):
+    old = {"command": "first", "points": [
+        {"system": "faiss X", "family": "faiss", "recall": 0.5},
+        {"system": "vecstore binary", "family": "vecstore", "recall": 0.1},
+    ], "missing": {"hnswlib": "absent"}, "failed": {}}
+    (tmp_path / "compare_d.json").write_text(json.dumps(old))
+    args = compare.parser().parse_args(["--synthetic", "10", "--out-dir", str(tmp_path), "--merge"])
+    args.command = "second"
+    points = [{"system": "vecstore binary", "family": "vecstore", "recall": 0.9}]
+    missing, failed = {}, {}
+    compare.merge_previous(args, "d", points, missing, failed, {"vecstore binary"})
+    assert [(p["system"], p["recall"]) for p in points] == [("vecstore binary", 0.9), ("faiss X", 0.5)]
+    assert missing == {"hnswlib": "absent"}
+    assert args.command == "first ; then second"
