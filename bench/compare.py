@@ -192,7 +192,7 @@ def section(result: dict, png: str, note: str | None) -> str:
         "",
         f"{result['n']:,} x {result['dim']} base vectors, {result['nq']:,} queries, k = {result['k']}. "
         f"Machine: {report.machine()}. "
-        + report.versions(["numpy", "numba", "faiss", "usearch", "hnswlib", "lancedb", "lmdb"]) + ".",
+        + report.versions(["numpy", "numba", "faiss-cpu", "lmdb", "usearch", "hnswlib", "lancedb"]) + ".",
         "",
         "- *q/s single*: one query per call on 1 thread (faiss OpenMP and BLAS pinned to 1; usearch/hnswlib "
         "`threads=1`; LanceDB runs its own pools and cannot be pinned). p50/p99 are its latencies.",
@@ -238,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", help="dataset folder (base.f16.npy, queries.f16.npy, gt_ip_top100.i32.npy)")
     src.add_argument("--synthetic", type=int, metavar="N", help="N seeded sentence-like vectors")
+    src.add_argument("--report-only", metavar="JSON", help="measure nothing: rewrite the section and plot from a saved run")
     ap.add_argument("--n", type=int, help="use only the first N base vectors of --dataset")
     ap.add_argument("--dim", type=int, default=384, help="synthetic dimension")
     ap.add_argument("--nq", type=int, help="queries to use (default: all, synthetic: 1000)")
@@ -267,6 +268,12 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
     args.command = "python -m bench.compare " + " ".join(shlex.quote(a) for a in argv)
+    if args.report_only:
+        with open(args.report_only) as f:
+            result = json.load(f)
+        args.json = args.report_only
+        write_outputs(result, args)
+        return result
     return run(args)
 
 

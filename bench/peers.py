@@ -257,7 +257,7 @@ class LanceIvfPq(System):
     ram_note = "size of the IVF_PQ index (centroids, PQ codes, row ids) as LanceDB reports it; full vectors stay on disk"
     reads_disk = True
 
-    def __init__(self, nprobes=(8, 16, 32, 64), refine_factors=(4, 16)) -> None:
+    def __init__(self, nprobes=(16, 32, 64, 128, 256), refine_factors=(5, 20)) -> None:
         self.grid = [{"nprobes": p, "refine_factor": r} for r in refine_factors for p in nprobes]
 
     def sweep(self):
@@ -329,7 +329,7 @@ def all_peers(n: int, dim: int) -> list[System]:
     m8 = pq_subspaces(dim, 1 / 8)  # PQ48 at 384-d: 48 bytes, like 1-bit codes
     m4 = pq_subspaces(dim, 1 / 4)  # PQ96x4fs at 384-d: 48 bytes of 4-bit codes
     nlist = ivf_lists(n)
-    probes = [p for p in (8, 16, 32, 64, 128) if p <= nlist] or [nlist]
+    probes = [p for p in (16, 32, 64, 128, 256) if p <= nlist] or [nlist]
     return [
         FaissBinaryRerank(),
         FaissFactory(f"faiss PQ{m8}", f"PQ{m8}np", [{}], "serialized IndexPQ (M bytes/vector + codebooks)"),
@@ -339,7 +339,7 @@ def all_peers(n: int, dim: int) -> list[System]:
         ),
         FaissFactory(
             f"faiss IVF{nlist},PQ{m8}+refine", f"IVF{nlist},PQ{m8}np,RFlat",
-            [{"nprobe": p, "k_factor": f} for f in (2, 4, 8) for p in probes],
+            [{"nprobe": p, "k_factor": f} for f in (4, 8, 16) for p in probes],
             "serialized index: IVF lists (PQ codes + 8-byte ids), centroids, IndexRefineFlat's float32 vectors",
         ),
         FaissFactory(

@@ -145,7 +145,7 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
 
     if hasattr(vc, "IVFConfig") and _create_accepts("ivf"):
         nlist = ivf_lists(n)
-        probes = [p for p in (8, 16, 32, 64, 128) if p <= nlist] or [nlist]
+        probes = [p for p in (16, 32, 64, 128, 256) if p <= nlist] or [nlist]
         per_query = _search_accepts("nprobe")
         for kind, default in lossy:
             overs = [o for o in oversampling_grid(default) if default / 2 <= o <= default * 2]
