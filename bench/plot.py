@@ -35,9 +35,10 @@ def plot(points: list[Point], path: str, title: str) -> str:
     ours = [s for s in systems if s.startswith("vecstore")]
     theirs = [s for s in systems if s not in ours]
     reds = plt.get_cmap("autumn")
-    others = plt.get_cmap("tab10")
+    others = plt.get_cmap("tab20")
     colour = {s: reds(i / max(len(ours), 1) * 0.7) for i, s in enumerate(ours)}
-    palette = [others(i) for i in range(10) if i not in (1, 3)]  # orange and red are vecstore's
+    # strong shades first, then light ones; oranges and reds are vecstore's
+    palette = [others(i) for i in [*range(0, 20, 2), *range(1, 20, 2)] if i not in (2, 3, 6, 7)]
     colour.update({s: palette[i % len(palette)] for i, s in enumerate(theirs)})
     marker = {s: _MARKERS[i % len(_MARKERS)] for i, s in enumerate(systems)}
 
