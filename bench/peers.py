@@ -22,10 +22,10 @@ import shutil
 import numpy as np
 
 from .measure import dir_bytes
-
-# LanceDB logs a warning per query; its logger reads this once, at import
-os.environ.setdefault("LANCEDB_LOG", "error")
 from .systems import Params, System, ivf_lists, pq_subspaces, rerank_parallel
+
+# LanceDB logs a warning per query; its logger reads this once, when lancedb is imported
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 
 def _serialized_size(index) -> int:
@@ -34,11 +34,17 @@ def _serialized_size(index) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
 
+def _serialized_size_binary(index) -> int:
+    import faiss
+
+    return int(faiss.serialize_index_binary(index).nbytes)
+
+
 class FaissFactory(System):
     """A faiss index made by `index_factory` on inner product.
 
-    `knobs` name the search-time parameters a sweep sets: nprobe (IVF),
-    efSearch (HNSW), k_factor (refine)."""
+    The grid's keys are the search-time parameters set before each search:
+    nprobe (IVF), efSearch (HNSW), k_factor (refine)."""
 
     family = "faiss"
     requires = ("faiss",)
@@ -128,12 +134,6 @@ class FaissBinaryRerank(System):
         self.index = self.xb = None
 
 
-def _serialized_size_binary(index) -> int:
-    import faiss
-
-    return int(faiss.serialize_index_binary(index).nbytes)
-
-
 class UsearchB1Rerank(System):
     """usearch HNSW over sign bits (Hamming), exact rerank from RAM."""
 
@@ -141,7 +141,6 @@ class UsearchB1Rerank(System):
     family = "usearch"
     requires = ("usearch",)
     ram_note = "usearch serialized_length (bits + graph) + float32 vectors for the rerank"
-    reads_disk = False
 
     def __init__(self, k_factors=(2, 4, 8, 16, 32, 64)) -> None:
         self.k_factors = k_factors

@@ -8,8 +8,8 @@ For each size and each configuration (the default quantization, and the same
 with IVF when the engine has it) three fresh processes run, so each RSS
 figure belongs to one phase only:
 1. ingest: bulk upsert in batches of 10,000 with durable commits; vectors/s
-   and peak RSS (the input is memory-mapped float16, converted per batch, so
-   the peak is the engine's, plus one batch);
+   and peak RSS (the float16 input is read, not mapped, and converted per
+   batch, so the peak is the engine's, plus one batch);
 2. cold open: the page cache is dropped (if this process may), then
    open -> collection ready -> first search returns;
 3. warm probe: open again (warm page cache), then single queries on one
@@ -49,21 +49,37 @@ def phase_ingest(data: str, db_path: str, create: dict) -> dict:
     from .datasets import BASE
     from .measure import peak_rss_bytes, reset_peak_rss, rss_bytes
 
-    xb = np.load(os.path.join(data, BASE), mmap_mode="r")
+    path = os.path.join(data, BASE)
+    n, dim = np.load(path, mmap_mode="r").shape
     shutil.rmtree(db_path, ignore_errors=True)
     rss0 = rss_bytes()
     reset_peak_rss()
     t0 = time.perf_counter()
     with vecstore.open(db_path) as db:  # sync=True: every batch is durable on return
-        col = db.create_collection(COLLECTION, dim=xb.shape[1], metric="cosine", **create)
-        for lo in range(0, len(xb), BATCH):
-            hi = min(lo + BATCH, len(xb))
-            col.upsert(np.arange(lo, hi), np.asarray(xb[lo:hi], dtype=np.float32))
+        col = db.create_collection(COLLECTION, dim=dim, metric="cosine", **create)
+        for lo, batch in npy_batches(path, BATCH):
+            col.upsert(np.arange(lo, lo + len(batch)), batch.astype(np.float32))
         seconds = time.perf_counter() - t0
         info = col.info()
-    return {"n": len(xb), "seconds": seconds, "vectors_per_s": len(xb) / seconds, "rss_before": rss0,
+    return {"n": n, "seconds": seconds, "vectors_per_s": n / seconds, "rss_before": rss0,
             "peak_rss": peak_rss_bytes(), "disk_bytes": info.disk_bytes, "file_bytes": _file_bytes(db_path),
             "ram_bytes": info.ram_bytes, "trained": info.trained}
+
+
+def npy_batches(path: str, batch: int):
+    """(first row, rows) of a 2-d .npy file, read with plain reads: a memory map
+    would put every input page in this process's RSS, which must be the engine's."""
+    with open(path, "rb") as f:
+        fmt = np.lib.format
+        version = fmt.read_magic(f)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: expected a C-order 2-d array, got shape {shape}")
+        n, dim = shape
+        for lo in range(0, n, batch):
+            rows = min(batch, n - lo)
+            yield lo, np.fromfile(f, dtype=dtype, count=rows * dim).reshape(rows, dim)
 
 
 def phase_open(db_path: str, data: str) -> dict:
@@ -108,10 +124,10 @@ def phase_probe(db_path: str, data: str, nq: int, cold_nq: int, search: dict) ->
         one(xq)  # untimed: caches and maps the pages these queries read, as in a warm server
         ids, lat = time_single(one, xq)
         out.update({"recall": recall_at_k(ids, gt, 10), **latency_stats(lat)})
+        out["rss_after_queries"] = rss_bytes()  # before the cold run, which unmaps pages
         evictor = LmdbEvictor(db_path)
         _, lat_c = time_single(one, xq[:cold_nq], before_each=evictor)
         out.update({f"cold_{k}": v for k, v in latency_stats(lat_c).items()})
-    out["rss_after_queries"] = rss_bytes()
     n = cores()
     with thread_limit(n):
         t0 = time.perf_counter()
@@ -227,7 +243,8 @@ def scale_section(rows: list[dict], command: str, note: str | None) -> str:
         "(bench/coldcache.py). *open-to-ready*: `vecstore.open` -> `get_collection` -> first search "
         "answered, imports excluded (*of which open*: up to `get_collection`; the rest is the first "
         "search, which also loads the cached Numba kernels); *cold* after `drop_caches`. RSS includes the LMDB pages the process "
-        "has touched through its mmap.", "",
+        "has touched through its mmap; *after queries* is taken after the warm queries, before the cold ones "
+        "(which unmap pages).", "",
         report.table(header, body), "",
     ]
     if growth:
@@ -251,8 +268,8 @@ def ingest_section(rows: list[dict], command: str, note: str | None) -> str:
     return "\n".join(([f"**{note}**", ""] if note else []) + [
         f"`{command}`", "",
         "Bulk upsert of the dataset in batches of 10,000 ids with `sync=True` (each batch one durable LMDB "
-        "commit), into an empty collection; codes are trained on the way. The input is a memory-mapped "
-        "float16 file converted to float32 one batch at a time, so RSS is the engine's. Peak RSS is the "
+        "commit), into an empty collection; codes are trained on the way. The input float16 file is read "
+        "(not memory-mapped) and converted to float32 one batch at a time, so RSS is the engine's plus one batch. Peak RSS is the "
         "process's VmHWM, reset just before the first upsert.", "",
         report.table(["dataset", "N", "config", "vectors/s", "seconds", "RSS before MiB", "peak RSS MiB",
                       "peak - before MiB", "file B/vec"], body), "",

@@ -132,3 +132,32 @@ def test_merge_keeps_systems_not_rerun(tmp_path):
     assert [(p["system"], p["recall"]) for p in points] == [("vecstore binary", 0.9), ("faiss X", 0.5)]
     assert missing == {"hnswlib": "absent"}
     assert args.command == "first ; then second"
+
+
+def test_npy_batches_reads_every_row_in_order(tmp_path):
+    from bench.scale import npy_batches
+
+    x = np.arange(7 * 3, dtype=np.float16).reshape(7, 3)
+    np.save(tmp_path / "x.npy", x)
+    parts = list(npy_batches(str(tmp_path / "x.npy"), 3))
+    assert [lo for lo, _ in parts] == [0, 3, 6]
+    assert np.array_equal(np.vstack([b for _, b in parts]), x)
+
+
+def test_scale_phases_run_on_tiny_data(tmp_path):
+    """bench.scale's three phases, in this process (the tool runs each in its own)."""
+    from bench.datasets import make_synthetic_folder
+    from bench.scale import phase_ingest, phase_open, phase_probe, scale_section
+
+    data = make_synthetic_folder(str(tmp_path / "data"), n=2500, dim=32, nq=20)
+    db = str(tmp_path / "db")
+    ingest = phase_ingest(data, db, {"quantization": "binary"})
+    assert ingest["n"] == 2500 and ingest["trained"] and ingest["peak_rss"] >= ingest["rss_before"] > 0
+    opened = phase_open(db, data)
+    assert opened["ready_s"] >= opened["open_s"] > 0
+    probe = phase_probe(db, data, nq=20, cold_nq=5, search={"oversampling": 64})
+    assert probe["count"] == 2500 and probe["recall"] >= 0.9
+    row = {"dataset": "tiny", "n": 2500, "config": "binary", "ingest": ingest, "cold_open": opened,
+           "cold_open_dropped": False, "warm_open": opened, "probe": probe}
+    text = scale_section([row, {**row, "n": 5000}], "cmd", None)
+    assert "How cost grows with N" in text
