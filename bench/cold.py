@@ -108,7 +108,7 @@ def run(args) -> str:
             cand = int(np.ceil(10 * o))
             extra_us = (1 / r["cold"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
             fault_us = (1 / r["fault"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
-            rows.append([name, o, cand, r["warm"]["recall"], r["warm"]["qps_single"], r["fault"]["qps_single"],
+            rows.append([name, f"{o:g}", cand, r["warm"]["recall"], r["warm"]["qps_single"], r["fault"]["qps_single"],
                          r["cold"]["qps_single"], f"{r['cold']['p50_ms']:.2f} / {r['cold']['p99_ms']:.2f}",
                          fault_us, extra_us])
             log(f"  oversampling {o:g}: warm {r['warm']['qps_single']:,.0f} q/s, fault {r['fault']['qps_single']:,.0f}, "
