@@ -32,7 +32,7 @@ def thread_limit(n: int) -> Iterator[None]:
         from threadpoolctl import threadpool_limits
 
         limiter = threadpool_limits(limits=n)
-    except ImportError:  # without it BLAS keeps its default pool; noted in the report
+    except ImportError:  # threadpoolctl is a bench extra: without it BLAS keeps its own pool size
         limiter = contextlib.nullcontext()
     try:
         with limiter:

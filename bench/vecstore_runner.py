@@ -20,7 +20,6 @@ import math
 import os
 import re
 import shutil
-import time
 
 import numpy as np
 
