@@ -318,6 +318,8 @@ class LanceIvfPq(System):
 
     def close(self):
         self.table = None
+        if getattr(self, "path", None):
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def all_peers(n: int, dim: int) -> list[System]:

@@ -89,6 +89,7 @@ class VecstoreSystem(System):
     def close(self):
         if self.db is not None:
             self.db.close()
+            shutil.rmtree(self.path, ignore_errors=True)  # 2 GB per million vectors
         self.db = self.col = self._evictor = None
 
 

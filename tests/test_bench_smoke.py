@@ -51,6 +51,11 @@ def test_every_installed_system_runs(smoke):
         assert p["ram_bpv"] > 0
 
 
+def test_built_indexes_are_removed(smoke):
+    _, tmp = smoke
+    assert list((tmp / "work").iterdir()) == []  # LMDB and Lance directories go after measuring
+
+
 def test_missing_peer_is_reported_not_fatal(smoke):
     out, _ = smoke
     assert "no_such_module_for_the_smoke_test" in out["missing"]["absent peer"]
