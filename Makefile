@@ -30,5 +30,10 @@ test: setup
 proto: setup
 	$(PY) proto/generate.py
 
+# vecstore against its peers on the real data set (bench/README.md); ~30 min
+bench: setup
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m bench.compare --dataset ../shared/datasets/pypi-minilm
+
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache

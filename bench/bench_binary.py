@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import os
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import datasets  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench import datasets  # noqa: E402
 
 import vecstore  # noqa: E402
 

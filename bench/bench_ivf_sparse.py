@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import os
 import sys
 import tempfile
 import time
@@ -24,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import datasets  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench import datasets  # noqa: E402
 
 import vecstore  # noqa: E402
 from vecstore import BinaryQuantization, IVFConfig, SparseQuantization  # noqa: E402

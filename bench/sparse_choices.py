@@ -12,13 +12,14 @@ LMDB; scan times are per query in a batch.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import datasets  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench import datasets  # noqa: E402
 
 import native.sparse as ns  # noqa: E402
 from vecstore.engine.codecs.sparse import rademacher  # noqa: E402

@@ -1,0 +1,168 @@
+"""What a rerank from disk costs when the page cache does not hold the vectors.
+
+    python -m bench.cold --dataset ../shared/datasets/pypi-minilm
+
+Builds vecstore collections of the default kind (float32 vectors, and float16
+when the engine stores them) and measures single queries on one thread in
+three states, for several oversampling values:
+- warm: every page cached and mapped;
+- fault: pages cached but unmapped from the process before each query (the
+  cost of first touching a mapped page, high in some VMs);
+- cold: pages unmapped and dropped from the page cache before each query.
+Then checks what `drop_caches` does to an open LMDB environment, and after a
+reopen. Writes the `## Cold reads` section of bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "bench"
+
+import numpy as np
+
+from . import report
+from .coldcache import LmdbEvictor, drop_all_caches, resident_fraction
+from .datasets import load_folder, synthetic
+from .measure import latency_stats, recall_at_k, thread_limit, time_single
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build(path: str, xb: np.ndarray, **create):
+    import vecstore
+
+    shutil.rmtree(path, ignore_errors=True)
+    db = vecstore.open(path)
+    col = db.create_collection("bench", dim=xb.shape[1], metric="cosine", **create)
+    for lo in range(0, len(xb), 10_000):
+        col.upsert(np.arange(lo, min(lo + 10_000, len(xb))), xb[lo : lo + 10_000])
+    return db, col
+
+
+def states(col, path, xq, gt, oversampling, nq_cold):
+    """Warm, fault-only and cold single-query figures at one oversampling."""
+    def one(q):
+        return col.search(q, k=10, oversampling=oversampling).ids
+
+    fault = LmdbEvictor(path, page_cache=False)
+    cold = LmdbEvictor(path)
+    out = {}
+    with thread_limit(1):
+        one(xq[:5])
+        ids, lat = time_single(one, xq)
+        out["warm"] = {**latency_stats(lat), "recall": recall_at_k(ids, gt, 10)}
+        for name, evict in (("fault", fault), ("cold", cold)):
+            ids, lat = time_single(one, xq[:nq_cold], before_each=evict)
+            out[name] = {**latency_stats(lat), "recall": recall_at_k(ids, gt[:nq_cold], 10)}
+        time_single(one, xq)  # warm again for the next setting
+    return out
+
+
+def drop_caches_experiment(db, col, path, xq):
+    """Does drop_caches make an open LMDB cold? And after a reopen?"""
+    import vecstore
+
+    data = os.path.join(path, "data.mdb")
+
+    def first_queries(c):
+        with thread_limit(1):
+            _, lat = time_single(lambda q: c.search(q, k=10).ids, xq[:100])
+        return latency_stats(lat)["qps_single"]
+
+    rows = []
+    first_queries(col)
+    rows.append(["after a warm pass", resident_fraction(data), first_queries(col)])
+    allowed = drop_all_caches()
+    rows.append(["drop_caches, environment still open", resident_fraction(data), first_queries(col)])
+    db.close()
+    drop_all_caches()
+    resident = resident_fraction(data)
+    db = vecstore.open(path)
+    col = db.get_collection("bench")
+    rows.append(["close, drop_caches, reopen", resident, first_queries(col)])
+    return allowed, rows, db, col
+
+
+def run(args) -> str:
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    ds = load_folder(args.dataset, nq=args.nq) if args.dataset else synthetic(args.synthetic, nq=args.nq or 1000, cache_dir=args.cache_dir)
+    import vecstore.config as vc
+
+    variants = [("float32 vectors", {})]
+    if "float16" in getattr(vc, "VECTOR_DTYPES", ()):
+        variants.append(("float16 vectors", {"vector_dtype": "float16"}))
+    overs = [float(o) for o in args.oversampling.split(",")]
+    rows, dc = [], None
+    for name, create in variants:
+        path = os.path.join(args.workdir, "cold-" + report.slug(name))
+        db, col = build(path, ds.xb, **create)
+        log(f"{name}: built, {col.info().disk_bytes / ds.n:,.0f} disk B/vec")
+        for o in overs:
+            r = states(col, path, ds.xq, ds.gt, o, args.cold_nq)
+            cand = int(np.ceil(10 * o))
+            extra_us = (1 / r["cold"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
+            fault_us = (1 / r["fault"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
+            rows.append([name, f"{o:g}", cand, r["warm"]["recall"], r["warm"]["qps_single"], r["fault"]["qps_single"],
+                         r["cold"]["qps_single"], f"{r['cold']['p50_ms']:.2f} / {r['cold']['p99_ms']:.2f}",
+                         fault_us, extra_us])
+            log(f"  oversampling {o:g}: warm {r['warm']['qps_single']:,.0f} q/s, fault {r['fault']['qps_single']:,.0f}, "
+                f"cold {r['cold']['qps_single']:,.0f} q/s ({extra_us:.0f} us more per candidate)")
+        if dc is None:
+            dc = drop_caches_experiment(db, col, path, ds.xq)
+            db = dc[2]
+        db.close()
+        shutil.rmtree(path, ignore_errors=True)
+    allowed, dc_rows = dc[0], dc[1]
+    lines = ([f"**{args.note}**", ""] if args.note else []) + [
+        f"`{args.command}`", "",
+        f"{ds.name}: {ds.n:,} x {ds.dim}; default quantization; single queries on one thread, k = 10. "
+        f"Machine: {report.machine()}.", "",
+        "How the cache is made cold: LMDB reads through a shared mmap, and the kernel never evicts a page "
+        "that a process maps, so `drop_caches` and `posix_fadvise` alone leave an open environment warm "
+        "(the table below shows it). `bench/coldcache.py` first unmaps the data pages from the process "
+        "(`madvise(MADV_DONTNEED)`), then drops them (`posix_fadvise(DONTNEED)`), before every query; the "
+        "B-tree's branch pages stay cached, as they would in a server whose data outgrow RAM. *fault* only "
+        "unmaps them (still cached): it isolates the page-fault cost of the first touch of a mapped page, "
+        "which is high in this VM. Cold figures use the first "
+        f"{args.cold_nq} queries, warm ones all {len(ds.xq):,}.", "",
+        report.table(["vectors", "oversampling", "candidates", "recall@10", "q/s warm", "q/s fault", "q/s cold",
+                      "cold p50 / p99 ms", "us/candidate fault", "us/candidate cold"], rows), "",
+        f"`drop_caches` is {'allowed' if allowed else 'NOT allowed'} here (root, writable /proc/sys/vm). "
+        "Its effect on LMDB (resident = fraction of data.mdb in the page cache, by mincore; q/s of the next "
+        "100 single queries):", "",
+        report.table(["state", "resident", "q/s next 100 queries"], dc_rows), "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset")
+    src.add_argument("--synthetic", type=int, metavar="N")
+    ap.add_argument("--nq", type=int)
+    ap.add_argument("--cold-nq", type=int, default=200)
+    ap.add_argument("--oversampling", default="4,8,16,32")
+    ap.add_argument("--workdir", default=os.path.join(HERE, "out", "work"))
+    ap.add_argument("--cache-dir", default=os.path.join(HERE, "out", "data"))
+    ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--note", default="Measured while the machine was shared with other engineers: timings are indicative only.")
+    args = ap.parse_args(argv)
+    args.command = "python -m bench.cold " + " ".join(shlex.quote(a) for a in argv)
+    os.makedirs(args.workdir, exist_ok=True)
+    body = run(args)
+    if args.results:
+        report.replace_section(args.results, "Cold reads", body)
+    else:
+        print(body)
+
+
+if __name__ == "__main__":
+    main()

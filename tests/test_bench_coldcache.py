@@ -1,0 +1,70 @@
+"""bench/coldcache.py: the evictor really makes an open LMDB environment cold."""
+import os
+
+import lmdb
+import numpy as np
+import pytest
+
+import vecstore
+from bench.coldcache import LmdbEvictor, lmdb_data_pages, resident_fraction, resident_pages
+
+
+def _fs_type(path: str) -> str:
+    best, kind = "", ""
+    with open("/proc/mounts") as f:
+        for line in f:
+            _, mount, fs = line.split()[:3]
+            if os.path.realpath(path).startswith(mount) and len(mount) > len(best):
+                best, kind = mount, fs
+    return kind
+
+
+@pytest.fixture
+def filled(tmp_path):
+    if _fs_type(str(tmp_path)) == "tmpfs":
+        pytest.skip("tmpfs pages live in RAM: there is no page cache to evict them from")
+    rng = np.random.default_rng(0)
+    db = vecstore.open(tmp_path / "db")
+    col = db.create_collection("c", dim=64)
+    col.upsert(np.arange(4000), rng.standard_normal((4000, 64)))
+    yield db, col, str(tmp_path / "db")
+    db.close()
+
+
+def test_page_roles_match_lmdb_stats(filled):
+    db, _, path = filled
+    db.close()  # LMDB allows one environment per file per process
+    env = lmdb.open(path, readonly=True, lock=False, max_dbs=64)
+    try:
+        with env.begin() as txn:
+            names = [key for key, _ in txn.cursor()]
+            stats = [txn.stat(env.open_db(name, txn=txn, create=False)) for name in names if name.startswith(b"c")]
+        branch = sum(s["branch_pages"] for s in stats)
+        leaf = sum(s["leaf_pages"] + s["overflow_pages"] for s in stats)
+    finally:
+        env.close()
+    data = lmdb_data_pages(os.path.join(path, "data.mdb"))
+    total = os.path.getsize(os.path.join(path, "data.mdb")) // 4096
+    assert len(data) >= leaf  # every leaf page of every collection sub-database is evicted
+    assert total - len(data) >= branch + 2  # branch and meta pages are kept
+
+
+def test_evictor_empties_the_page_cache_of_an_open_environment(filled):
+    _, col, path = filled
+    q = np.ones((1, 64), dtype=np.float32)
+    col.get(np.arange(4000))  # read every vector through the mapping
+    assert resident_fraction(os.path.join(path, "data.mdb")) > 0.9
+    evict = LmdbEvictor(path)
+    evict()
+    # (reading the page roles again here would itself re-cache the whole file)
+    assert resident_pages(os.path.join(path, "data.mdb"))[evict.data_pages].mean() < 0.02
+    before = col.search(q, k=5).ids
+    evict()
+    assert np.array_equal(col.search(q, k=5).ids, before)  # reads are unchanged, only slower
+
+
+def test_fault_only_mode_keeps_pages_cached(filled):
+    _, col, path = filled
+    col.get(np.arange(4000))
+    LmdbEvictor(path, page_cache=False)()
+    assert resident_fraction(os.path.join(path, "data.mdb")) > 0.9
