@@ -16,7 +16,7 @@ def db(request, tmp_path):
         yield database
         database.close()
         return
-    with serving(tmp_path / "served") as address:
+    with serving(tmp_path / "served", snapshot_dir=str(tmp_path / "snapshots")) as address:
         client = vecstore.connect(address)
         yield client
         client.close()

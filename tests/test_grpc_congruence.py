@@ -14,11 +14,7 @@ from conftest import serving
 from synthetic import clustered
 
 #: embedded methods the client does not offer, each with the reason
-EMBEDDED_ONLY = {
-    # writes a copy to a path; over gRPC that would be a path on the server's
-    # disk, a decision (where, who may) the protocol has not made yet
-    "snapshot",
-}
+EMBEDDED_ONLY: set[str] = set()
 #: client methods embedded mode does not need
 CLIENT_ONLY = {
     "import_batches",  # a stream of batches; embedded mode calls upsert per batch

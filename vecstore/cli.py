@@ -122,6 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         warm=not args.no_warm_up,
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
+        snapshot_dir=args.snapshot_dir,
     )
 
 
@@ -162,6 +163,13 @@ def cmd_drop(args: argparse.Namespace) -> int:
     with open_target(args) as db:
         db.drop_collection(args.name)
         print(f"dropped {args.name}")
+    return 0
+
+
+@command
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    with open_target(args) as db:
+        print(f"snapshot written to {db.snapshot(args.dest)}")
     return 0
 
 
@@ -281,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--grace", type=float, default=10.0, help="seconds calls in flight get on shutdown (default 10)")
     serve.add_argument("--no-sync", action="store_true", help="do not fsync each commit (faster; a power loss may lose the last writes)")
     serve.add_argument("--no-warm-up", action="store_true", help="report SERVING without warming up the kernels first")
+    serve.add_argument("--snapshot-dir", help="directory the CreateSnapshot RPC writes snapshots into (off when not given)")
     serve.add_argument("--metrics-port", type=int, help="serve Prometheus metrics over HTTP on this port (0: a free one)")
     serve.add_argument("--metrics-host", default="127.0.0.1",
                        help="interface of the metrics endpoint (default 127.0.0.1; it has no authentication)")
@@ -310,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--metric", default="cosine", help="cosine (default), dot or l2")
     create.add_argument("--quantization", default="binary", help='a kind name, or JSON: \'{"kind": "binary", "oversampling": 8}\'')
     add_target_options(create)
+
+    snap = sub.add_parser("snapshot", help="write a consistent copy of the database while writes go on")
+    snap.add_argument("dest", help="with --data-dir: a new directory; with --server: a name in the server's --snapshot-dir")
+    add_target_options(snap)
 
     drop = sub.add_parser("drop", help="delete a collection and all its points")
     drop.add_argument("name")

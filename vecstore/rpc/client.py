@@ -158,6 +158,13 @@ class Client:
     def list_collections(self, *, timeout: float | None = None) -> list[str]:
         return list(self._call(self._collections.ListCollections, pb.ListCollectionsRequest(), timeout).names)
 
+    def snapshot(self, dest: str, *, timeout: float | None = None) -> str:
+        """Have the server write a consistent copy of the whole database while
+        writes go on. Over gRPC `dest` is the snapshot's name in the server's
+        --snapshot-dir (a plain name, not a path); returns the server's path."""
+        check_name(dest, "snapshot")
+        return self._call(self._collections.CreateSnapshot, pb.CreateSnapshotRequest(name=dest), timeout).path
+
     def drop_collection(self, name: str, *, timeout: float | None = None) -> None:
         """Delete a collection and all its points."""
         check_name(name)

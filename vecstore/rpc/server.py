@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -30,7 +31,16 @@ from grpc_reflection.v1alpha import reflection
 
 from ..engine import Collection, Database
 from ..engine import open as open_db
-from ..errors import CollectionNotFoundError, InternalError, InvalidPayloadError, UnavailableError, VecstoreError
+from ..config import check_name
+from ..errors import (
+    AlreadyExistsError,
+    CollectionNotFoundError,
+    FailedPreconditionError,
+    InternalError,
+    InvalidPayloadError,
+    UnavailableError,
+    VecstoreError,
+)
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
@@ -59,6 +69,7 @@ WRITE_METHODS = frozenset({
     _method("Collections", "OptimizeCollection"),
     _method("Collections", "CreatePayloadIndex"),
     _method("Collections", "DropPayloadIndex"),
+    _method("Collections", "CreateSnapshot"),  # writes to the server's disk
     _method("Points", "Upsert"),
     _method("Points", "UpsertStream"),
     _method("Points", "Delete"),
@@ -99,8 +110,9 @@ def _rpc(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Base:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, snapshot_dir: str | None = None) -> None:
         self._db = db
+        self._snapshot_dir = snapshot_dir
 
     def _collection(self, ref: pb.CollectionRef) -> Collection:
         try:
@@ -140,6 +152,15 @@ class CollectionsService(_Base, pb_grpc.CollectionsServicer):
     def GetCollectionInfo(self, request, context):
         col = self._collection(request.collection)
         return pb.GetCollectionInfoResponse(info=C.info_to_proto(col.info(), col.cid))
+
+    @_rpc
+    def CreateSnapshot(self, request, context):
+        if self._snapshot_dir is None:
+            raise FailedPreconditionError("snapshots are off on this server: start it with --snapshot-dir DIR")
+        dest = os.path.join(self._snapshot_dir, check_name(request.name, "snapshot"))
+        if os.path.exists(dest):
+            raise AlreadyExistsError(f"snapshot '{request.name}' already exists")
+        return pb.CreateSnapshotResponse(path=self._db.snapshot(dest))
 
     @_rpc
     def OptimizeCollection(self, request, context):
@@ -291,6 +312,7 @@ class RpcServer:
         workers: int = DEFAULT_WORKERS,
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
+        snapshot_dir: str | None = None,
     ) -> None:
         api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
         metrics = None
@@ -311,7 +333,7 @@ class RpcServer:
                 ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
             ],
         )
-        pb_grpc.add_CollectionsServicer_to_server(CollectionsService(db), self._server)
+        pb_grpc.add_CollectionsServicer_to_server(CollectionsService(db, snapshot_dir), self._server)
         pb_grpc.add_PointsServicer_to_server(PointsService(db), self._server)
         # Watch streams run on their own small pool, not the workers'.
         self.health = health.HealthServicer(
@@ -386,6 +408,7 @@ def serve(
     warm: bool = True,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    snapshot_dir: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
@@ -398,7 +421,8 @@ def serve(
         with open_db(data_dir, sync=sync) as db:
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
                                tls=tls, max_message_bytes=max_message_bytes, workers=workers,
-                               metrics_port=metrics_port, metrics_host=metrics_host).start()
+                               metrics_port=metrics_port, metrics_host=metrics_host,
+                               snapshot_dir=snapshot_dir).start()
             scheme = "TLS" if server.tls else "plaintext"
             auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
             print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)

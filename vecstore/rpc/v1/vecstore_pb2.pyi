@@ -306,6 +306,18 @@ class PayloadIndex(_message.Message):
     kind: PayloadIndexKind
     def __init__(self, key: _Optional[str] = ..., kind: _Optional[_Union[PayloadIndexKind, str]] = ...) -> None: ...
 
+class CreateSnapshotRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateSnapshotResponse(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("config",)
     CONFIG_FIELD_NUMBER: _ClassVar[int]

@@ -80,6 +80,11 @@ class CollectionsStub:
                 request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.SerializeToString,
                 response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.FromString,
                 _registered_method=True)
+        self.CreateSnapshot = channel.unary_unary(
+                '/vecstore.v1.Collections/CreateSnapshot',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionsServicer:
@@ -142,6 +147,14 @@ class CollectionsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSnapshot(self, request, context):
+        """Write a consistent copy of the whole database into the server's snapshot
+        directory (`vecstore serve --snapshot-dir`) while writes go on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +202,11 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.ListPayloadIndexes,
                     request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.FromString,
                     response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.SerializeToString,
+            ),
+            'CreateSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSnapshot,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -435,6 +453,33 @@ class Collections:
             '/vecstore.v1.Collections/ListPayloadIndexes',
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesRequest.SerializeToString,
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ListPayloadIndexesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Collections/CreateSnapshot',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.CreateSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,
