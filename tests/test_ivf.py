@@ -75,7 +75,10 @@ def test_exact_until_trained_then_probes(db, data):
     assert one < 0.97, one
 
 
-def test_recall_grows_with_nprobe_and_default_floor(db, data):
+def test_recall_grows_with_nprobe_and_default_floor(db):
+    # more topics than lists, so a query's neighbours spread over several lists
+    # (with one list per topic, the nearest list alone holds them all)
+    data = clustered(8000, 128, nq=100, n_clusters=400, seed=31)
     col = db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000, oversampling=16),
                                ivf=IVFConfig(nlist=32, nprobe=8, train_size=4000))
     col.upsert(data.ids, data.xb)
@@ -187,3 +190,17 @@ def test_nprobe_argument_checks(db, rng):
             col.search(np.ones(4), nprobe=bad)
     assert col.search(np.ones(4), k=1, nprobe=8).ids[0, 0] == 1  # untrained: accepted, exact
     assert col.search(np.ones(4), k=1, nprobe=100).ids[0, 0] == 1  # above nlist: every list
+
+
+def test_k_hits_whenever_k_points_qualify_even_with_one_probe(db):
+    """Lists are probed beyond nprobe until they hold enough eligible points,
+    so small lists or a selective filter never cut a result below k."""
+    rng = np.random.default_rng(3)
+    col = db.create_collection("few", dim=32, quantization=vecstore.BinaryQuantization(train_size=500),
+                               ivf=IVFConfig(nlist=64, nprobe=1))
+    x = rng.standard_normal((5000, 32)).astype(np.float32)
+    col.upsert(np.arange(5000), x, [{"t": int(i % 10)} for i in range(5000)])
+    assert ((col.search(x[:5], k=200).ids >= 0).sum(axis=1) == 200).all()
+    res = col.search(x[:5], k=50, filter={"t": 3})
+    assert ((res.ids >= 0).sum(axis=1) == 50).all()
+    assert (res.ids % 10 == 3).all()

@@ -380,7 +380,7 @@ class Collection(PayloadMethods):
         """Best n_cand slots per query from the RAM codes (under the shared lock),
         among the slots where alive (uint8, (seg.n,): live, or live and matching a filter) is 1."""
         codec, n = seg.codec, seg.n
-        probes = seg.ivf.probe(qp, nprobe) if seg.ivf is not None else None
+        probes = self._probes(seg, qp, nprobe, n_cand, alive) if seg.ivf is not None else None
         if seg.postings is not None:
             if q_rows is None:
                 q_rows = codec.query_rows(qp)
@@ -409,6 +409,28 @@ class Collection(PayloadMethods):
             out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
             out_scores[i, :m] = sc[0]
         return out_slots, out_scores
+
+    @staticmethod
+    def _probes(seg: Segment, qp: np.ndarray, nprobe: int, n_cand: int, alive: np.ndarray) -> list[np.ndarray]:
+        """Each query's nprobe nearest lists, extended by the next nearest ones
+        until they hold n_cand eligible slots (or every list is in): a filter or
+        small lists must not cut a search below k hits while k points qualify."""
+        order = seg.ivf.probe(qp, seg.ivf.nlist)
+        lists = seg.lists
+        counts: dict[int, int] = {}  # eligible slots per list, counted only when reached
+        out = []
+        for row in order:
+            have, used = 0, 0
+            for lst in row:
+                if used >= nprobe and have >= n_cand:
+                    break
+                lst = int(lst)
+                if lst not in counts:
+                    counts[lst] = int(alive[lists.region(lst)].sum())
+                have += counts[lst]
+                used += 1
+            out.append(row[:used])
+        return out
 
     def _rerank(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
         """Exact scores of each query's candidates, read from LMDB in key order.
