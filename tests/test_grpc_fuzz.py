@@ -30,7 +30,7 @@ ALLOWED = {
     grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 RANDOM_PER_METHOD = 24  # empty, short and long random strings
-MUTANTS_PER_SEED = 12
+MUTANTS_PER_SEED = 80  # ~1 in 10 byte-level mutants still decodes; only those are sent
 DIM = 8
 
 
@@ -154,8 +154,9 @@ def test_every_rpc_survives_random_bytes(served):
     recorder = _Recorder()
     client = recording_client(served, recorder)
     exercise_every_rpc(client, rng)
+    seeds = {method: list(sent) for method, sent in recorder.seeds.items()}  # before 'protected' exists
     methods = all_methods()
-    assert set(recorder.seeds) == {m for m, _, _ in methods}, "exercise_every_rpc misses an RPC"
+    assert set(seeds) == {m for m, _, _ in methods}, "exercise_every_rpc misses an RPC"
 
     protected = client.create_collection("protected", dim=DIM, quantization="none")
     px = rng.standard_normal((50, DIM)).astype(np.float32)
@@ -167,7 +168,7 @@ def test_every_rpc_survives_random_bytes(served):
     with grpc.insecure_channel(served) as channel:
         for method, streaming, message in methods:
             inputs = random_inputs(rng)
-            for seed in recorder.seeds[method]:
+            for seed in seeds[method]:
                 inputs += [seed] + [mutate(seed, rng) for _ in range(MUTANTS_PER_SEED)]
             # Bytes that are not a valid message never reach vecstore code: grpc
             # answers them itself (INTERNAL, see the xfail test below; on a
