@@ -94,6 +94,7 @@ def exercise_every_rpc(client, rng: np.random.Generator) -> None:
     col.delete_payload_keys([1], ["extra"])
     col.delete([3])
     col.drop_payload_index("tag")
+    client.snapshot("seed")  # CreateSnapshot, into the server's snapshot directory
     client.drop_collection("scratch")
 
 
@@ -145,7 +146,7 @@ def send(channel: grpc.Channel, method: str, streaming: bool, data: bytes) -> gr
 
 @pytest.fixture
 def served(tmp_path):
-    with serving(tmp_path / "db") as address:
+    with serving(tmp_path / "db", snapshot_dir=str(tmp_path / "snapshots")) as address:
         yield address
 
 
