@@ -22,6 +22,16 @@ def db(request, tmp_path):
         client.close()
 
 
+@pytest.fixture
+def engine_db(tmp_path):
+    """Embedded only, for the tests that read or patch engine internals (the
+    RAM segment, codec classes) which a gRPC client cannot see; the tests of
+    the public API use the two-mode `db`."""
+    database = vecstore.open(tmp_path / "engine-db")
+    yield database
+    database.close()
+
+
 class serving:
     """Context manager: a gRPC server over a fresh database in `path`; yields
     its address. Options go to RpcServer (api_keys, tls, ...)."""

@@ -9,16 +9,6 @@ from vecstore.engine.codecs.binary import BinaryCodec
 from synthetic import clustered, recall_at_k
 
 
-@pytest.fixture
-def engine_db(tmp_path):
-    """Embedded only, for the tests that read or patch engine internals (the
-    RAM segment, codec classes) which a gRPC client cannot see; the tests of
-    the public API use conftest's two-mode `db`."""
-    database = vecstore.open(tmp_path / "db")
-    yield database
-    database.close()
-
-
 @pytest.fixture(scope="module")
 def data():
     return clustered(8000, 128, nq=100, n_clusters=32, seed=31)

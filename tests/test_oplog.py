@@ -7,12 +7,6 @@ import pytest
 import vecstore
 
 
-@pytest.fixture
-def engine_db(tmp_path):
-    with vecstore.open(tmp_path / "db") as database:
-        yield database
-
-
 def test_one_debug_line_per_call(engine_db, caplog):
     col = engine_db.create_collection("docs", dim=3, quantization="none")
     with caplog.at_level(logging.DEBUG, logger="vecstore.requests"):
