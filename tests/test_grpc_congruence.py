@@ -14,7 +14,11 @@ from conftest import serving
 from synthetic import clustered
 
 #: embedded methods the client does not offer, each with the reason
-EMBEDDED_ONLY: set[str] = set()
+EMBEDDED_ONLY = {
+    # the data file's size, for the server's own metrics; clients get disk use
+    # per collection from info()
+    "file_bytes",
+}
 #: client methods embedded mode does not need
 CLIENT_ONLY = {
     "import_batches",  # a stream of batches; embedded mode calls upsert per batch

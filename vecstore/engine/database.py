@@ -154,6 +154,10 @@ class Database:
         self._storage.copy_to(dest)
         return dest
 
+    def file_bytes(self) -> int:
+        """Size of the LMDB data file (every collection, plus free pages LMDB reuses)."""
+        return self._storage.file_bytes()
+
     # -- lifecycle ----------------------------------------------------------------
     @property
     def closed(self) -> bool:

@@ -181,8 +181,9 @@ class Storage:
             self._check_open()
             self.env.copy(dest, compact=True)
 
-    def disk_bytes(self) -> int:
-        return os.path.getsize(os.path.join(self.path, "data.mdb"))
+    def file_bytes(self) -> int:
+        """Size of LMDB's data file: the database's whole footprint on disk."""
+        return _data_file_bytes(self.path)
 
     # -- lifecycle ----------------------------------------------------------------
     def _check_open(self) -> None:
@@ -226,4 +227,8 @@ def _disk_nearly_full(path: str) -> bool:
 
 def _file_limit_reached(path: str) -> bool:
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
-    return soft != resource.RLIM_INFINITY and os.path.getsize(os.path.join(path, "data.mdb")) + _MIN_FREE_BYTES > soft
+    return soft != resource.RLIM_INFINITY and _data_file_bytes(path) + _MIN_FREE_BYTES > soft
+
+
+def _data_file_bytes(path: str) -> int:
+    return os.path.getsize(os.path.join(path, "data.mdb"))

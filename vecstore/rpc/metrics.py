@@ -20,7 +20,6 @@ scrapes. Each server has its own registry, so several servers in one process
 """
 from __future__ import annotations
 
-import os
 import threading
 from typing import Iterator
 
@@ -34,7 +33,6 @@ from ..errors import UnavailableError, VecstoreError
 
 # from a cached single-query search (well under a millisecond) to a bulk import message
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-LMDB_FILE = "data.mdb"  # LMDB's data file in a database directory
 
 
 class ServerMetrics:
@@ -98,7 +96,7 @@ class DatabaseCollector(Collector):
             disk.add_metric([info.name], info.disk_bytes)
         yield from (collections, points, ram, disk)
         try:
-            size = os.path.getsize(os.path.join(self._db.path, LMDB_FILE))
+            size = self._db.file_bytes()
         except OSError:
             return
         yield GaugeMetricFamily("vecstore_lmdb_file_bytes", "Size of the LMDB data file on disk", value=size)
