@@ -9,9 +9,15 @@ Public API:
     quantize_planes(x, bits)                    -> uint64 (nq, bits, ceil(d / 64))
     bitplane_topk(codes, planes, k, alive=None) -> (dist int32 (nq, k), idx int64 (nq, k))
     bitplane_distances(codes, planes)           -> int32 (nq, n)
+    to_blocks(codes) / from_blocks(blocks, n)   -> word-major blocks of rows and back
+    hamming_topk_blocks(blocks, n, queries, k, alive=None), bitplane_topk_blocks(blocks, n, planes, k, alive=None)
+                                                -> the same results as the row-major scans
+    bitplane_estimate_topk_blocks(blocks, n, planes, qa, qb, factors, add_w, k, alive=None)
+                                                -> (scores float32 (nq, k), rows int64 (nq, k))
 Plain-numpy references of each live in ``native.reference``.
 """
 from .bitplane import bitplane_distances, bitplane_topk, quantize_planes
+from .blocks import bitplane_estimate_topk_blocks, bitplane_topk_blocks, from_blocks, hamming_topk_blocks, to_blocks
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
 from .rerank import exact_scores, rerank_topk
@@ -20,6 +26,11 @@ __all__ = [
     "hamming_topk",
     "bitplane_topk",
     "bitplane_distances",
+    "bitplane_topk_blocks",
+    "bitplane_estimate_topk_blocks",
+    "hamming_topk_blocks",
+    "to_blocks",
+    "from_blocks",
     "quantize_planes",
     "hamming_distances",
     "pack_signs",

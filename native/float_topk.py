@@ -66,14 +66,15 @@ def push_block(sv, m, b0, hs, hr, k):
     """Offer rows b0 .. b0+m-1 with scores sv[:m] to one query's heap.
 
     Rows arrive in increasing order, so an equal score never displaces a kept
-    row. A max over the block first lets most blocks skip the branchy loop
-    once the heap has settled. Rows scored -inf (dead) never enter.
+    row. A count of the rows above the threshold first lets most blocks skip
+    the branchy loop once the heap has settled (a count vectorizes; a float
+    max does not, NaN rules keep it scalar). Rows scored -inf (dead) never enter.
     """
     thr = hs[0]
-    mx = thr
+    above = 0
     for r in range(m):
-        mx = max(mx, sv[r])
-    if mx <= thr:
+        above += sv[r] > thr
+    if above == 0:
         return
     for r in range(m):
         s = sv[r]

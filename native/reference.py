@@ -142,3 +142,22 @@ def bitplane_topk_ref(codes, planes, k, alive=None):
         out_d[q, : order.size] = dq[order]
         out_i[q, : order.size] = rq[order]
     return out_d, out_i
+
+
+def bitplane_estimate_topk_ref(codes, planes, qa, qb, factors, add_w, k, alive=None):
+    """Reference of native.blocks.bitplane_estimate_topk_blocks on row-major codes;
+    factors float16 (2, n)."""
+    d = bitplane_distances_ref(codes, planes).astype(np.float32)
+    f = np.asarray(factors, np.float16).astype(np.float32)
+    est = f[0][None, :] * (np.float32(qa)[:, None] - np.float32(qb)[:, None] * d) + np.float32(add_w) * f[1][None, :]
+    nq, n = est.shape
+    rows = np.arange(n, dtype=np.int64)
+    keep = np.ones(n, bool) if alive is None else np.asarray(alive) != 0
+    out_s = np.full((nq, k), -np.inf, np.float32)
+    out_r = np.full((nq, k), -1, np.int64)
+    for q in range(nq):
+        sq, rq = est[q, keep], rows[keep]
+        order = np.lexsort((rq, -sq))[:k]
+        out_s[q, : order.size] = sq[order]
+        out_r[q, : order.size] = rq[order]
+    return out_s, out_r

@@ -195,7 +195,7 @@ def _as_f32_2d(a, name):
     return np.ascontiguousarray(a)
 
 
-def rerank_topk(xq, vecs, cand, k, metric):
+def rerank_topk(xq, vecs, cand, k, metric, check=True):
     """Exact top-k over per-query candidate rows.
 
     xq float32 (nq, d); vecs float32 (m, d); cand int64 (nq, c) row indices into vecs,
@@ -204,9 +204,12 @@ def rerank_topk(xq, vecs, cand, k, metric):
     distance, lower is better).  Returns (scores float32 (nq, k), rows int64
     (nq, k)), best first.  Ties on score go to the smaller row index; duplicate rows in
     one query count once; NaN scores are dropped.  Padding: row -1, score -inf ("dot")
-    or +inf ("l2").
+    or +inf ("l2").  check=False skips validating the arguments (for callers that
+    build them correctly: it costs as much as the kernel for one query).
     """
     mcode = _check_metric(metric)
+    if not check:
+        return _rerank_kernel(xq, vecs, cand, int(k), mcode)
     xq = _as_f32_2d(xq, "xq")
     vecs = _as_f32_2d(vecs, "vecs")
     if xq.shape[1] != vecs.shape[1]:

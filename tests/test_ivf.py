@@ -88,7 +88,7 @@ def test_scan_visits_only_the_probed_lists(engine_db, data, monkeypatch):
     real = BinaryCodec.search
 
     def spy(self, codes, alive, q, n_cand):
-        seen.append(len(codes))
+        seen.append(len(alive))  # rows scanned (codes may be blocks of rows)
         return real(self, codes, alive, q, n_cand)
 
     monkeypatch.setattr(BinaryCodec, "search", spy)

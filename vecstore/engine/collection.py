@@ -20,13 +20,14 @@ import lmdb
 import numpy as np
 
 import native
-from native.ivf import gather_lists
+from native.ivf import gather_lists, gather_lists_blocks
 
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
 from . import validate as V
+from .code_table import BlockedCodes
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .filters import All, compile_filter
@@ -387,7 +388,7 @@ class Collection(PayloadMethods):
             if probes is None:
                 return codec.search_postings(seg.postings, alive, q_rows, n_cand)
         elif probes is None:
-            return codec.search(seg.codes[:n], alive, qp, n_cand)
+            return codec.search(seg.codes.scan_view(n), alive, qp, n_cand)
         # IVF: per query, only the slots of its probed lists
         lists = seg.lists
         out_slots = np.full((len(qp), n_cand), -1, dtype=np.int64)
@@ -401,7 +402,7 @@ class Collection(PayloadMethods):
                 s, sc = codec.search_postings(seg.postings, eligible, q_rows.take([i]), n_cand)
                 out_slots[i], out_scores[i] = s[0], sc[0]
                 continue
-            sel, sub = gather_lists(lists.slots, lists.starts, lists.lengths, probes[i], seg.codes)
+            sel, sub = self._gather(seg, probes[i], n)
             if not len(sel):
                 continue
             s, sc = codec.search(sub, np.ascontiguousarray(alive[sel]), qp[i : i + 1], n_cand)
@@ -409,6 +410,15 @@ class Collection(PayloadMethods):
             out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
             out_scores[i, :m] = sc[0]
         return out_slots, out_scores
+
+    @staticmethod
+    def _gather(seg: Segment, probes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | BlockedCodes]:
+        """The slots of the probed lists and their codes, in the table's layout."""
+        lists, table = seg.lists, seg.codes.scan_view(n)
+        if not seg.codes.blocked:
+            return gather_lists(lists.slots, lists.starts, lists.lengths, probes, table)
+        sel, blocks = gather_lists_blocks(lists.slots, lists.starts, lists.lengths, probes, table.blocks)
+        return sel, BlockedCodes(blocks, np.ascontiguousarray(table.tail[:, sel]))
 
     @staticmethod
     def _probes(seg: Segment, qp: np.ndarray, nprobe: int, n_cand: int, alive: np.ndarray) -> list[np.ndarray]:
@@ -447,19 +457,25 @@ class Collection(PayloadMethods):
         valid = cand_ids[cand_ids >= 0]
         # one query's candidates are distinct slots, hence distinct ids
         uniq = np.sort(valid) if len(cand_ids) == 1 else np.unique(valid)
+        keys = id_keys(uniq)
+        db = self._dbs["vectors"]
         with self._storage.read() as txn:
-            with txn.cursor(db=self._dbs["vectors"]) as cur:
-                pairs = cur.getmulti(id_keys(uniq))
-        found = keys_to_ids([p[0] for p in pairs])
-        vecs = self._decode_rows(b"".join(p[1] for p in pairs), len(pairs))
-        # candidates deleted since the scan are simply absent from `found`
-        pos = np.searchsorted(found, cand_ids)
-        pos_c = np.minimum(pos, max(len(found) - 1, 0))
-        hit = (cand_ids >= 0) & (len(found) > 0) & (found[pos_c] == cand_ids) if len(found) else np.zeros(cand_ids.shape, bool)
-        rows = np.where(hit, pos_c, -1).astype(np.int64)
+            get = txn.get  # point gets in key order: cheaper than a cursor's getmulti here
+            values = [get(key, None, db) for key in keys]
+        if None in values:  # candidates deleted since the scan are simply left out
+            present = np.array([v is not None for v in values])
+            found, values = uniq[present], [v for v in values if v is not None]
+        else:
+            found = uniq
+        vecs = self._decode_rows(b"".join(values), len(found))
+        pos = np.minimum(np.searchsorted(found, cand_ids), max(len(found) - 1, 0))
+        if len(found):
+            rows = np.where((cand_ids >= 0) & (found[pos] == cand_ids), pos, -1)
+        else:
+            rows = np.full(cand_ids.shape, -1, dtype=np.int64)
         # cosine: qp is unit-length and the kernel divides by each stored norm
-        scores, best = native.rerank_topk(qp, vecs, rows, k, self.metric)
-        ids = np.where(best >= 0, found[np.maximum(best, 0)] if len(found) else -1, -1)
+        scores, best = native.rerank_topk(qp, vecs, rows.astype(np.int64, copy=False), k, self.metric, check=False)
+        ids = np.where(best >= 0, found[np.maximum(best, 0)], -1) if len(found) else best
         internal = -scores if self.metric == "l2" else scores
         return self._result(ids, internal)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .code_table import CodeTable
 from .codecs import Codec
 from .ivf import IVF
 from .persist import CHUNK
@@ -52,6 +53,11 @@ def uses_postings(codec: Codec) -> bool:
     return bool(getattr(codec, "uses_postings", False)) and codec.trained
 
 
+def block_words(codec: Codec) -> int:
+    """Words of each code the codec scans in the blocked layout (0: rows; see code_table)."""
+    return int(getattr(codec, "block_words", 0)) if codec.trained else 0
+
+
 class Segment:
     """`codec` and `ivf` live here too, so that a search reads codes and the
     models that made them under one lock."""
@@ -68,8 +74,8 @@ class Segment:
         self.postings = codec.new_postings() if uses_postings(codec) else None
         self._alloc(capacity)
 
-    def _alloc(self, capacity: int) -> None:
-        self.codes = np.zeros((capacity, self.code_bytes), dtype=np.uint8)
+    def _alloc(self, capacity: int, codes: CodeTable | None = None) -> None:
+        self.codes = codes if codes is not None else CodeTable(capacity, self.code_bytes, block_words(self.codec))
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
         self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
@@ -105,7 +111,7 @@ class Segment:
         top = min(hi, self.capacity)
         if top > lo:
             ids[: top - lo] = self.ids[lo:top]
-            codes[: top - lo] = self.codes[lo:top]
+            codes[: top - lo] = self.codes.rows(lo, top)
             if self.ivf is not None:
                 lists[: top - lo] = self.list_of[lo:top]
         return ids, codes, lists
@@ -117,8 +123,7 @@ class Segment:
         new_cap = max(needed, self.capacity + self.capacity // 8)
         new_cap = -(-new_cap // CHUNK) * CHUNK
         old_codes, old_ids, old_alive, old_lists = self.codes, self.ids, self.alive, self.list_of
-        self._alloc(new_cap)
-        self.codes[: len(old_codes)] = old_codes
+        self._alloc(new_cap, codes=old_codes.grown(new_cap))
         self.ids[: len(old_ids)] = old_ids
         self.alive[: len(old_alive)] = old_alive
         self.list_of[: len(old_lists)] = old_lists
@@ -146,7 +151,7 @@ class Segment:
                 self.n = plan.new_high
                 self.count += len(plan.slots)
             if codes is not None:
-                self.codes[slots] = codes
+                self.codes.put(slots, codes)
             self.ids[slots] = ids
             self.alive[slots] = 1
             if self.lists is not None and lists is not None:
@@ -170,7 +175,7 @@ class Segment:
         with self.lock.exclusive():
             self.alive[slots] = 0
             self.ids[slots] = -1
-            self.codes[slots] = 0
+            self.codes.zero(slots)
             if self.lists is not None:
                 self._unlist(slots)
             if self.postings is not None and sparse_old is not None:
@@ -207,7 +212,8 @@ class Segment:
         with self.lock.exclusive():
             self.codec, self.ivf = codec, ivf
             self.code_bytes = codes.shape[1]
-            self.codes, self.ids, self.alive = codes, ids, alive
+            self.codes = CodeTable.from_rows(codes, block_words(codec))
+            self.ids, self.alive = ids, alive
             self.list_of, self.lists = list_of, lists
             self.postings = postings if uses_postings(codec) else None
             self.n = n
