@@ -25,7 +25,7 @@ _BLOCK_ROWS = 256  # rows per block: 256 x 6 words = 12 KiB, shared by a batch's
 
 
 @njit(cache=True, nogil=True)
-def _quantize_planes_kernel(x, bits, out):
+def _quantize_planes_kernel(x, bits, out, amaxes):
     """u = round(x / delta + h) clipped, delta = max|x| / h; bit j of u_i -> plane j, word i // 64."""
     nq, d = x.shape
     top = (1 << bits) - 1
@@ -34,6 +34,7 @@ def _quantize_planes_kernel(x, bits, out):
         amax = 0.0
         for i in range(d):
             amax = max(amax, abs(x[q, i]))
+        amaxes[q] = amax
         scale = h / amax if amax > 0 else 0.0
         for i in range(d):
             u = int(np.floor(x[q, i] * scale + h + 0.5))
@@ -43,16 +44,20 @@ def _quantize_planes_kernel(x, bits, out):
                     out[q, j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
-def quantize_planes(x, bits):
-    """Bit planes uint64 (nq, bits, ceil(d / 64)) of the B-bit quantized rows of x (float32 (nq, d))."""
+def quantize_planes(x, bits, with_amax=False):
+    """Bit planes uint64 (nq, bits, ceil(d / 64)) of the B-bit quantized rows of x (float32 (nq, d)).
+
+    with_amax: also return max|x| per row, float64 (nq,): the quantizer maps
+    x to u - h = x * h / max|x|, which callers need to undo the scale."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"x must be 2-D (nq, d), got shape {x.shape}")
     if not 1 <= int(bits) <= 8:
         raise ValueError(f"bits must be in [1, 8], got {bits}")
     out = np.zeros((x.shape[0], int(bits), -(-x.shape[1] // 64)), dtype=np.uint64)
-    _quantize_planes_kernel(x, int(bits), out)
-    return out
+    amax = np.empty(x.shape[0], dtype=np.float64)
+    _quantize_planes_kernel(x, int(bits), out, amax)
+    return (out, amax) if with_amax else out
 
 
 @njit(cache=True, nogil=True, inline="always")

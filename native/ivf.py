@@ -9,7 +9,7 @@ then runs on the block and its row numbers map back through ``slots``.
 import numpy as np
 from numba import njit
 
-__all__ = ["gather_lists", "gather_lists_blocks"]
+__all__ = ["gather_lists"]
 
 
 @njit(cache=True, nogil=True)
@@ -57,40 +57,3 @@ def _arr1(a, dtype, name):
         raise TypeError(f"{name} must be a 1-D numpy array")
     return np.ascontiguousarray(a, dtype=dtype)
 
-
-@njit(cache=True, nogil=True)
-def _gather_blocks_kernel(pool_slots, starts, lengths, lists, blocks):
-    m = 0
-    for i in range(lists.shape[0]):
-        m += lengths[lists[i]]
-    _, w, block = blocks.shape
-    slots = np.empty(m, np.int64)
-    out = np.zeros(((m + block - 1) // block, w, block), np.uint64)
-    pos = 0
-    for i in range(lists.shape[0]):
-        l = lists[i]
-        st = starts[l]
-        for e in range(lengths[l]):
-            s = pool_slots[st + e]
-            slots[pos] = s
-            src = blocks[s // block]
-            dst = out[pos // block]
-            c, d = s % block, pos % block
-            for t in range(w):
-                dst[t, d] = src[t, c]
-            pos += 1
-    return slots, out
-
-
-def gather_lists_blocks(pool_slots, starts, lengths, lists, blocks):
-    """`gather_lists` for a blocked table (see ``native.blocks``): (slots int64 (m,),
-    blocks uint64 (ceil(m / B), w, B)) holding the gathered rows in order."""
-    pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
-    starts = _arr1(starts, np.int64, "starts")
-    lengths = _arr1(lengths, np.int64, "lengths")
-    lists = _arr1(lists, np.int64, "lists")
-    if not isinstance(blocks, np.ndarray) or blocks.ndim != 3 or blocks.dtype != np.uint64:
-        raise TypeError("blocks must be a 3-D uint64 numpy array")
-    if lists.size and (lists.min() < 0 or lists.max() >= len(starts)):
-        raise ValueError(f"lists must lie in [0, {len(starts)})")
-    return _gather_blocks_kernel(pool_slots, starts, lengths, lists, np.ascontiguousarray(blocks))

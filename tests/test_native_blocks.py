@@ -5,8 +5,6 @@ import pytest
 import native
 from native import reference as ref
 from native.blocks import BLOCK
-from native.ivf import gather_lists_blocks
-from native.reference_sparse import gather_lists_ref
 
 
 def codes_of(rng, n, d):
@@ -66,23 +64,6 @@ def test_bad_arguments_are_refused(rng):
         native.hamming_topk_blocks(blocks, 10, np.zeros((1, 3), np.uint64), 3)
     with pytest.raises(TypeError):
         native.bitplane_topk_blocks(blocks.astype(np.int64), 10, planes, 3)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_gather_lists_blocks_matches_reference(seed):
-    rng = np.random.default_rng(300 + seed)
-    n, nlist = int(rng.integers(1, 900)), int(rng.integers(1, 12))
-    list_of = rng.integers(0, nlist, n)
-    order = np.argsort(list_of, kind="stable")
-    lengths = np.bincount(list_of, minlength=nlist).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    pool = order.astype(np.int32)
-    codes = codes_of(rng, n, 192)
-    for lists in (np.arange(nlist), rng.permutation(nlist)[: max(1, nlist // 3)], np.zeros(0, np.int64)):
-        slots, blocks = gather_lists_blocks(pool, starts, lengths, lists.astype(np.int64), native.to_blocks(codes))
-        want_slots, want_rows = gather_lists_ref(pool, starts, lengths, lists, codes)
-        np.testing.assert_array_equal(slots, want_slots)
-        np.testing.assert_array_equal(native.from_blocks(blocks, len(slots)), want_rows.reshape(len(slots), 3))
 
 
 def test_half_to_float_matches_numpy_for_every_bit_pattern():

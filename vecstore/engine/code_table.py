@@ -30,7 +30,7 @@ class BlockedCodes(NamedTuple):
     """What a blocked codec scans: the words of n rows and their tails."""
 
     blocks: np.ndarray  # uint64 (ceil(n / CHUNK), words, CHUNK)
-    tail: np.ndarray  # uint16 ((code_bytes - 8 * words) // 2, n)
+    tail: np.ndarray  # uint16 ((code_bytes - 8 * words) // 2, >= n)
 
 
 def _whole_chunks(capacity: int) -> int:
@@ -82,7 +82,7 @@ class CodeTable:
         """What a codec's search scans for slots [0, n) (views, not copies)."""
         if not self.blocked:
             return self.data[:n]
-        return BlockedCodes(self.words[: -(-n // CHUNK)], self.tail[:, :n])
+        return BlockedCodes(self.words[: -(-n // CHUNK)], self.tail)  # tail columns whole: contiguous
 
     def put(self, slots: np.ndarray, rows: np.ndarray) -> None:
         if not self.blocked:

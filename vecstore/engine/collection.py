@@ -20,14 +20,13 @@ import lmdb
 import numpy as np
 
 import native
-from native.ivf import gather_lists, gather_lists_blocks
+from native.ivf import gather_lists
 
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
 from . import validate as V
-from .code_table import BlockedCodes
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .filters import All, compile_filter
@@ -363,7 +362,7 @@ class Collection(PayloadMethods):
                     match_ids = np.sort(seg.ids[:n][mask])
                 alive = mask.view(np.uint8)
             if codec.trained and match_ids is None:
-                slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive)
+                slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive, plan is not None)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
         if match_ids is not None:
             # exact over the matching points: they are every query's candidates
@@ -376,12 +375,13 @@ class Collection(PayloadMethods):
 
     def _scan(
         self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None,
-        alive: np.ndarray,
+        alive: np.ndarray, filtered: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Best n_cand slots per query from the RAM codes (under the shared lock),
-        among the slots where alive (uint8, (seg.n,): live, or live and matching a filter) is 1."""
+        among the slots where alive (uint8, (seg.n,): live, or live and matching
+        a filter when `filtered`) is 1."""
         codec, n = seg.codec, seg.n
-        probes = self._probes(seg, qp, nprobe, n_cand, alive) if seg.ivf is not None else None
+        probes = self._probes(seg, qp, nprobe, n_cand, alive, filtered) if seg.ivf is not None else None
         if seg.postings is not None:
             if q_rows is None:
                 q_rows = codec.query_rows(qp)
@@ -402,7 +402,7 @@ class Collection(PayloadMethods):
                 s, sc = codec.search_postings(seg.postings, eligible, q_rows.take([i]), n_cand)
                 out_slots[i], out_scores[i] = s[0], sc[0]
                 continue
-            sel, sub = self._gather(seg, probes[i], n)
+            sel, sub = gather_lists(lists.slots, lists.starts, lists.lengths, probes[i], seg.codes.scan_view(n))
             if not len(sel):
                 continue
             s, sc = codec.search(sub, np.ascontiguousarray(alive[sel]), qp[i : i + 1], n_cand)
@@ -412,34 +412,35 @@ class Collection(PayloadMethods):
         return out_slots, out_scores
 
     @staticmethod
-    def _gather(seg: Segment, probes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray | BlockedCodes]:
-        """The slots of the probed lists and their codes, in the table's layout."""
-        lists, table = seg.lists, seg.codes.scan_view(n)
-        if not seg.codes.blocked:
-            return gather_lists(lists.slots, lists.starts, lists.lengths, probes, table)
-        sel, blocks = gather_lists_blocks(lists.slots, lists.starts, lists.lengths, probes, table.blocks)
-        return sel, BlockedCodes(blocks, np.ascontiguousarray(table.tail[:, sel]))
-
-    @staticmethod
-    def _probes(seg: Segment, qp: np.ndarray, nprobe: int, n_cand: int, alive: np.ndarray) -> list[np.ndarray]:
+    def _probes(
+        seg: Segment, qp: np.ndarray, nprobe: int, n_cand: int, alive: np.ndarray, filtered: bool
+    ) -> list[np.ndarray]:
         """Each query's nprobe nearest lists, extended by the next nearest ones
         until they hold n_cand eligible slots (or every list is in): a filter or
         small lists must not cut a search below k hits while k points qualify."""
-        order = seg.ivf.probe(qp, seg.ivf.nlist)
-        lists = seg.lists
+        ivf, lists = seg.ivf, seg.lists
+        out = list(ivf.probe(qp, nprobe))
         counts: dict[int, int] = {}  # eligible slots per list, counted only when reached
-        out = []
-        for row in order:
-            have, used = 0, 0
-            for lst in row:
-                if used >= nprobe and have >= n_cand:
+
+        def eligible(lst: int) -> int:
+            if not filtered:
+                return int(lists.lengths[lst])  # lists hold live slots only
+            if lst not in counts:
+                counts[lst] = int(alive[lists.region(lst)].sum())
+            return counts[lst]
+
+        for i, row in enumerate(out):
+            have = int(lists.lengths[row].sum()) if not filtered else sum(eligible(int(x)) for x in row)
+            if have >= n_cand or len(row) == ivf.nlist:
+                continue
+            order = ivf.probe(qp[i : i + 1], ivf.nlist)[0]  # rare: small lists or a selective filter
+            used = len(row)
+            for lst in order[used:]:
+                if have >= n_cand:
                     break
-                lst = int(lst)
-                if lst not in counts:
-                    counts[lst] = int(alive[lists.region(lst)].sum())
-                have += counts[lst]
+                have += eligible(int(lst))
                 used += 1
-            out.append(row[:used])
+            out[i] = order[:used]
         return out
 
     def _rerank(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:

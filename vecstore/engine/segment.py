@@ -53,9 +53,12 @@ def uses_postings(codec: Codec) -> bool:
     return bool(getattr(codec, "uses_postings", False)) and codec.trained
 
 
-def block_words(codec: Codec) -> int:
-    """Words of each code the codec scans in the blocked layout (0: rows; see code_table)."""
-    return int(getattr(codec, "block_words", 0)) if codec.trained else 0
+def block_words(codec: Codec, ivf: IVF | None) -> int:
+    """Words of each code kept in the blocked layout (0: rows; see code_table).
+
+    Not with IVF: a search there gathers the rows of a few lists, and a
+    blocked row spans one cache line per word where a plain row spans one or two."""
+    return int(getattr(codec, "block_words", 0)) if codec.trained and ivf is None else 0
 
 
 class Segment:
@@ -75,7 +78,7 @@ class Segment:
         self._alloc(capacity)
 
     def _alloc(self, capacity: int, codes: CodeTable | None = None) -> None:
-        self.codes = codes if codes is not None else CodeTable(capacity, self.code_bytes, block_words(self.codec))
+        self.codes = codes if codes is not None else CodeTable(capacity, self.code_bytes, block_words(self.codec, self.ivf))
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
         self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
@@ -212,7 +215,7 @@ class Segment:
         with self.lock.exclusive():
             self.codec, self.ivf = codec, ivf
             self.code_bytes = codes.shape[1]
-            self.codes = CodeTable.from_rows(codes, block_words(codec))
+            self.codes = CodeTable.from_rows(codes, block_words(codec, ivf))
             self.ids, self.alive = ids, alive
             self.list_of, self.lists = list_of, lists
             self.postings = postings if uses_postings(codec) else None

@@ -16,8 +16,7 @@ import fcntl
 import os
 import resource
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 
 import lmdb
 
@@ -96,16 +95,9 @@ class Storage:
         return self._main
 
     # -- transactions ---------------------------------------------------------
-    @contextmanager
-    def read(self) -> Iterator[lmdb.Transaction]:
-        """A read transaction, released (with its reader slot) on exit."""
-        with self._txn_lock.shared():
-            self._check_open()
-            txn = self.env.begin(write=False, buffers=False)
-            try:
-                yield txn
-            finally:
-                txn.abort()
+    def read(self) -> "_ReadTxn":
+        """Context manager: a read transaction, released (with its reader slot) on exit."""
+        return _ReadTxn(self)
 
     def write(self, fn: Callable[[lmdb.Transaction], _T]) -> _T:
         """Run fn in one write transaction and commit it durably.
@@ -232,3 +224,34 @@ def _file_limit_reached(path: str) -> bool:
 
 def _data_file_bytes(path: str) -> int:
     return os.path.getsize(os.path.join(path, "data.mdb"))
+
+
+class _ReadTxn:
+    """`Storage.read()`: a plain class, not a generator context manager,
+    because every search opens one and the generator cost more than LMDB's
+    begin/abort."""
+
+    __slots__ = ("_storage", "_txn")
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._txn: lmdb.Transaction | None = None
+
+    def __enter__(self) -> lmdb.Transaction:
+        storage = self._storage
+        lock = storage._txn_lock.shared()
+        lock.__enter__()
+        try:
+            storage._check_open()
+            self._txn = storage.env.begin(write=False, buffers=False)
+        except BaseException:
+            lock.__exit__(None, None, None)
+            raise
+        return self._txn
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._txn.abort()
+        finally:
+            self._txn = None
+            self._storage._txn_lock.shared().__exit__(None, None, None)

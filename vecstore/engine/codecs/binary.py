@@ -115,14 +115,12 @@ class BinaryCodec(Codec):
 
     def _search_asymmetric(self, codes: BlockedCodes, n, alive, q, n_cand):
         """Rank by the corrected estimate; scores estimate the internal score."""
-        qc = self._centered(q)
         bits = self.config.query_bits
-        planes = native.quantize_planes(qc, bits)
-        # quantize_planes maps q_c to v = q_c * scale (scale = h / max|q_c|),
-        # and <v, s> = h * d - D, so <q_c, s> = qa - qb * D:
+        planes, amax = native.quantize_planes(self._centered(q), bits, with_amax=True)
+        # quantize_planes maps q_c to v = q_c * h / max|q_c|, and <v, s> =
+        # h * d - D, so <q_c, s> = qa - qb * D:
         h = ((1 << bits) - 1) / 2.0
-        amax = np.abs(qc).max(axis=1)
-        qb = np.divide(amax, h, out=np.zeros(len(q)), where=amax > 0)
+        qb = amax / h
         qa = h * self.dim * qb
         factors = codes.tail
         add_w = self.scales[1] / self.scales[0]
