@@ -81,6 +81,9 @@ def _plane_block_dists(tr, m, pq, dv):
     slower than the plain Hamming scan."""
     w = tr.shape[0]
     nb = pq.shape[0]
+    if nb == 4 and w == 6:
+        _plane_block_dists_4x6(tr, m, pq, dv)
+        return
     dv[:] = 0
     for t in range(w):
         col = tr[t, :m]
@@ -98,6 +101,29 @@ def _plane_block_dists(tr, m, pq, dv):
                 p = pq[j, t]
                 for r in range(m):
                     dv[r] += popcount64(col[r] ^ p) << j
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _plane_block_dists_4x6(tr, m, pq, dv):
+    """The default 4-bit query on 384-bit codes: all 24 (word, plane) pairs of
+    a row in one pass, the sum kept in a register; ~20% faster than one pass
+    per word, which stores and reloads dv six times."""
+    p00, p01, p02, p03, p04, p05 = pq[0, 0], pq[0, 1], pq[0, 2], pq[0, 3], pq[0, 4], pq[0, 5]
+    p10, p11, p12, p13, p14, p15 = pq[1, 0], pq[1, 1], pq[1, 2], pq[1, 3], pq[1, 4], pq[1, 5]
+    p20, p21, p22, p23, p24, p25 = pq[2, 0], pq[2, 1], pq[2, 2], pq[2, 3], pq[2, 4], pq[2, 5]
+    p30, p31, p32, p33, p34, p35 = pq[3, 0], pq[3, 1], pq[3, 2], pq[3, 3], pq[3, 4], pq[3, 5]
+    t0, t1, t2, t3, t4, t5 = tr[0, :m], tr[1, :m], tr[2, :m], tr[3, :m], tr[4, :m], tr[5, :m]
+    for r in range(m):
+        c0, c1, c2, c3, c4, c5 = t0[r], t1[r], t2[r], t3[r], t4[r], t5[r]
+        s0 = (popcount64(c0 ^ p00) + popcount64(c1 ^ p01) + popcount64(c2 ^ p02)
+              + popcount64(c3 ^ p03) + popcount64(c4 ^ p04) + popcount64(c5 ^ p05))
+        s1 = (popcount64(c0 ^ p10) + popcount64(c1 ^ p11) + popcount64(c2 ^ p12)
+              + popcount64(c3 ^ p13) + popcount64(c4 ^ p14) + popcount64(c5 ^ p15))
+        s2 = (popcount64(c0 ^ p20) + popcount64(c1 ^ p21) + popcount64(c2 ^ p22)
+              + popcount64(c3 ^ p23) + popcount64(c4 ^ p24) + popcount64(c5 ^ p25))
+        s3 = (popcount64(c0 ^ p30) + popcount64(c1 ^ p31) + popcount64(c2 ^ p32)
+              + popcount64(c3 ^ p33) + popcount64(c4 ^ p34) + popcount64(c5 ^ p35))
+        dv[r] = s0 + (s1 << 1) + (s2 << 2) + (s3 << 3)
 
 
 @njit(cache=True, nogil=True)
