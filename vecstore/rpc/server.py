@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TextIO
@@ -44,6 +45,7 @@ from ..errors import (
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .handlers import ActiveCalls, add_service
 from .observe import RequestObserver
 from .status import abort
 from .v1 import vecstore_pb2 as pb
@@ -53,6 +55,8 @@ log = logging.getLogger("vecstore.server")
 
 DEFAULT_WORKERS = 16
 DEFAULT_GRACE_SECONDS = 10.0
+#: how long stop() waits beyond the grace period for cancelled calls to end
+STOP_MARGIN_SECONDS = 2.0
 
 SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 
@@ -195,15 +199,16 @@ class PointsService(_Base, pb_grpc.PointsServicer):
 
     @_rpc
     def UpsertStream(self, request_iterator: Iterator[pb.UpsertRequest], context):
-        written = 0
-        for i, request in enumerate(request_iterator):
-            try:
+        written = done = 0
+        try:
+            for request in request_iterator:  # raises at a message that does not decode
                 written += self._upsert(request)
-            except VecstoreError as exc:
-                # same class, so the client raises what the engine raised; the
-                # message adds what a resumed import needs to know
-                raise type(exc)(f"{exc.message} (stream message {i}; the {written} points "
-                                f"of earlier messages were written)") from None
+                done += 1
+        except VecstoreError as exc:
+            # same class, so the client raises what the engine raised; the
+            # message adds what a resumed import needs to know
+            raise type(exc)(f"{exc.message} (stream message {done}; the {written} points "
+                            f"of earlier messages were written)") from None
         return pb.UpsertResponse(written=written)
 
     @_rpc
@@ -333,8 +338,11 @@ class RpcServer:
                 ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
             ],
         )
-        pb_grpc.add_CollectionsServicer_to_server(CollectionsService(db, snapshot_dir), self._server)
-        pb_grpc.add_PointsServicer_to_server(PointsService(db), self._server)
+        # not the generated add_*_to_server: see handlers.py for why
+        self._active = ActiveCalls()
+        services = pb.DESCRIPTOR.services_by_name
+        add_service(self._server, CollectionsService(db, snapshot_dir), services["Collections"], self._active)
+        add_service(self._server, PointsService(db), services["Points"], self._active)
         # Watch streams run on their own small pool, not the workers'.
         self.health = health.HealthServicer(
             experimental_non_blocking=True,
@@ -384,13 +392,31 @@ class RpcServer:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> None:
+    def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> bool:
         """NOT_SERVING at once, refuse new calls, wait up to `grace` seconds for
-        calls in flight, then cancel what is left."""
+        calls in flight, then cancel what is left. True when every call ended.
+
+        Returns within grace + STOP_MARGIN_SECONDS whatever the handlers do. A
+        cancelled handler goes on running until it returns (Python threads
+        cannot be stopped); if one is still running at that deadline, or grpc
+        still has a call open, this logs a warning and returns False. The
+        database is then still in use by that handler: `Database.close()`
+        waits for its transaction, if it holds one, and its later engine calls
+        fail with DatabaseClosedError."""
+        grace = 0.0 if grace is None else max(0.0, grace)  # grpc's stop(None) waits without a limit
+        deadline = time.monotonic() + grace + STOP_MARGIN_SECONDS
         self.health.enter_graceful_shutdown()
-        self._server.stop(grace).wait()
+        ended = self._server.stop(grace).wait(grace + STOP_MARGIN_SECONDS)
+        idle = self._active.wait_idle(max(0.0, deadline - time.monotonic()))
         if self._metrics_http is not None:
             self._metrics_http.stop()
+        if not idle:
+            log.warning("shutdown: %d handler(s) still running %.1f s after the grace period; going on without them",
+                        self._active.count, STOP_MARGIN_SECONDS)
+        if not ended:
+            log.warning("shutdown: grpc still has calls open %.1f s after the grace period; going on without them",
+                        STOP_MARGIN_SECONDS)
+        return ended and idle
 
 
 def serve(
@@ -411,7 +437,8 @@ def serve(
     snapshot_dir: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code: 0, or 1
+    when calls were still running at the end of shutdown (`RpcServer.stop`)."""
     from ..warmup import warm_up
 
     api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
@@ -435,7 +462,10 @@ def serve(
             while not stop.wait(0.5):
                 pass
             print(f"vecstore: shutting down (grace {grace:g} s)", file=out, flush=True)
-            server.stop(grace)
+            clean = server.stop(grace)
+        if not clean:
+            print("vecstore: storage closed with calls still running (see the log); exit 1", file=out, flush=True)
+            return 1
         print("vecstore: storage closed, bye", file=out, flush=True)
         return 0
     finally:
