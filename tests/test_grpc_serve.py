@@ -101,6 +101,8 @@ def test_shutdown_goes_not_serving_and_lets_calls_in_flight_finish(tmp_path, mon
     stopper = threading.Thread(target=ctx.__exit__, args=(None, None, None))
     stopper.start()
     assert next(watch).status == NOT_SERVING  # health flips before the server goes away
+    with pytest.raises(vecstore.UnavailableError, match="shutting down"):  # new calls are refused meanwhile
+        client.list_collections()
     release.set()
     caller.join(30)
     stopper.join(30)

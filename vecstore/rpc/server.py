@@ -45,7 +45,8 @@ from ..errors import (
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
-from .handlers import ActiveCalls, add_service
+from .gate import CallGate
+from .handlers import add_service
 from .observe import RequestObserver
 from .status import abort
 from .v1 import vecstore_pb2 as pb
@@ -57,6 +58,9 @@ DEFAULT_WORKERS = 16
 DEFAULT_GRACE_SECONDS = 10.0
 #: how long stop() waits beyond the grace period for cancelled calls to end
 STOP_MARGIN_SECONDS = 2.0
+#: once the vecstore calls have finished, how long grpc's stop lets the rest
+#: (refusals being sent, health watches) run before cancelling them
+STOP_SETTLE_SECONDS = 0.5
 
 SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 
@@ -339,10 +343,10 @@ class RpcServer:
             ],
         )
         # not the generated add_*_to_server: see handlers.py for why
-        self._active = ActiveCalls()
+        self._gate = CallGate()
         services = pb.DESCRIPTOR.services_by_name
-        add_service(self._server, CollectionsService(db, snapshot_dir), services["Collections"], self._active)
-        add_service(self._server, PointsService(db), services["Points"], self._active)
+        add_service(self._server, CollectionsService(db, snapshot_dir), services["Collections"], self._gate)
+        add_service(self._server, PointsService(db), services["Points"], self._gate)
         # Watch streams run on their own small pool, not the workers'.
         self.health = health.HealthServicer(
             experimental_non_blocking=True,
@@ -393,26 +397,36 @@ class RpcServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> bool:
-        """NOT_SERVING at once, refuse new calls, wait up to `grace` seconds for
-        calls in flight, then cancel what is left. True when every call ended.
+        """Shut down; True when every call ended.
 
-        Returns within grace + STOP_MARGIN_SECONDS whatever the handlers do. A
-        cancelled handler goes on running until it returns (Python threads
-        cannot be stopped); if one is still running at that deadline, or grpc
-        still has a call open, this logs a warning and returns False. The
-        database is then still in use by that handler: `Database.close()`
-        waits for its transaction, if it holds one, and its later engine calls
-        fail with DatabaseClosedError."""
+        1. From now on new vecstore calls get UNAVAILABLE (the server still
+           answers, so clients get that status, not a dropped call); health
+           NOT_SERVING.
+        2. Calls in flight get up to `grace` seconds to finish.
+        3. grpc stops: it refuses connections and cancels what is left (calls
+           still past the grace, health watches), allowing a moment
+           (STOP_SETTLE_SECONDS, within the grace) for refusals being sent.
+        4. Cancelled handlers get STOP_MARGIN_SECONDS more to return.
+
+        So this returns within grace + STOP_MARGIN_SECONDS whatever the
+        handlers do. Python threads cannot be stopped: if a handler is still
+        running then, or grpc still has a call open, this logs a warning and
+        returns False. The database is then still in use by that handler:
+        `Database.close()` waits for its transaction, if it holds one, and its
+        later engine calls fail with DatabaseClosedError."""
         grace = 0.0 if grace is None else max(0.0, grace)  # grpc's stop(None) waits without a limit
-        deadline = time.monotonic() + grace + STOP_MARGIN_SECONDS
+        start = time.monotonic()
+        self._gate.close()  # before health flips: a client that sees NOT_SERVING is refused
         self.health.enter_graceful_shutdown()
-        ended = self._server.stop(grace).wait(grace + STOP_MARGIN_SECONDS)
-        idle = self._active.wait_idle(max(0.0, deadline - time.monotonic()))
+        self._gate.wait_idle(grace)
+        left = max(0.0, grace - (time.monotonic() - start))
+        ended = self._server.stop(min(left, STOP_SETTLE_SECONDS)).wait(left + STOP_MARGIN_SECONDS)
+        idle = self._gate.wait_idle(max(0.0, start + grace + STOP_MARGIN_SECONDS - time.monotonic()))
         if self._metrics_http is not None:
             self._metrics_http.stop()
         if not idle:
             log.warning("shutdown: %d handler(s) still running %.1f s after the grace period; going on without them",
-                        self._active.count, STOP_MARGIN_SECONDS)
+                        self._gate.running, STOP_MARGIN_SECONDS)
         if not ended:
             log.warning("shutdown: grpc still has calls open %.1f s after the grace period; going on without them",
                         STOP_MARGIN_SECONDS)
