@@ -166,3 +166,38 @@ def test_scale_phases_run_on_tiny_data(tmp_path):
            "cold_open_dropped": False, "warm_open": opened, "probe": probe}
     text = scale_section([row, {**row, "n": 5000}], "cmd", None)
     assert "How cost grows with N" in text
+
+
+def test_load_bench_runs_on_tiny_data(tmp_path):
+    """bench.bench_load for 2 s with 4 clients: every kind of call ran, none
+    failed, and the section is written (figures only checked for shape)."""
+    from bench import bench_load
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Benchmark results\n\n## Someone else's section\n\nkeep me\n")
+    args = ["--seconds", "2", "--warmup", "0.5", "--clients", "4", "--n", "1500", "--dim", "16"]
+    figures = bench_load.run(bench_load.parse_args(args))
+    assert figures["errors_by_status"] == {} and figures["server_exit_code"] == 0
+    assert not bench_load.failed(figures)
+    for kind in bench_load.KINDS:
+        f = figures["per_kind"][kind]
+        assert f["ok"] > 0 and f["errors"] == 0 and f["ops_s"] > 0
+        assert f["p99_ms"] >= f["p50_ms"] > 0
+    total = figures["total"]
+    assert total["ok"] == sum(figures["per_kind"][k]["ok"] for k in bench_load.KINDS)
+    assert figures["final_count"] >= 1500  # clients delete only points they upserted
+
+    body = bench_load.section(figures, bench_load.parse_args(args), "python -m bench.bench_load ...")
+    bench_load.report.replace_section(str(results), bench_load.HEADING, body)
+    text = results.read_text()
+    assert "## Someone else's section\n\nkeep me" in text
+    assert f"## {bench_load.HEADING}" in text and "| search |" in text and "Errors by status: none" in text
+
+
+def test_load_bench_fails_on_any_error():
+    from bench import bench_load
+
+    clean = {"total": {"errors": 0}, "server_exit_code": 0}
+    assert not bench_load.failed(clean)
+    assert bench_load.failed({**clean, "total": {"errors": 1}})
+    assert bench_load.failed({**clean, "server_exit_code": 1})

@@ -1,5 +1,7 @@
 """Random protobuf bytes to every RPC: the server answers each with a
 documented status (never INTERNAL or UNKNOWN), keeps serving, and loses no data.
+Bytes that do not decode as the request type get INVALID_ARGUMENT, on unary
+calls and anywhere in a client stream.
 
 Methods are listed from the generated descriptors, so a new RPC is fuzzed
 without editing this file. Valid seed requests are recorded from a real client
@@ -131,17 +133,21 @@ def decodes(message: type, data: bytes) -> bool:
     return True
 
 
-def send(channel: grpc.Channel, method: str, streaming: bool, data: bytes) -> grpc.StatusCode:
-    """Raw bytes in, status out (OK when the call succeeded)."""
+def call(channel: grpc.Channel, method: str, streaming: bool, data: bytes | list[bytes]) -> tuple[grpc.StatusCode, str]:
+    """Raw bytes in (a list of messages for a stream), (status, details) out."""
     try:
         if streaming:
-            # a stream of one message, then one of two (the second one random)
-            channel.stream_unary(method)(iter([data, data]), timeout=30)
+            messages = data if isinstance(data, list) else [data, data]  # a stream of two by default
+            channel.stream_unary(method)(iter(messages), timeout=30)
         else:
             channel.unary_unary(method)(data, timeout=30)
     except grpc.RpcError as err:
-        return err.code()
-    return grpc.StatusCode.OK
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
+
+
+def send(channel: grpc.Channel, method: str, streaming: bool, data: bytes | list[bytes]) -> grpc.StatusCode:
+    return call(channel, method, streaming, data)[0]
 
 
 @pytest.fixture
@@ -166,19 +172,33 @@ def test_every_rpc_survives_random_bytes(served):
     client.create_collection("scratch", dim=DIM, quantization="none")  # so mutants find a target
 
     bad = []
+    undecodable = 0
     with grpc.insecure_channel(served) as channel:
         for method, streaming, message in methods:
             inputs = random_inputs(rng)
             for seed in seeds[method]:
                 inputs += [seed] + [mutate(seed, rng) for _ in range(MUTANTS_PER_SEED)]
-            # Bytes that are not a valid message never reach vecstore code: grpc
-            # answers them itself (INTERNAL, see the xfail test below; on a
-            # stream they even hang shutdown), so only decodable ones go here.
-            for data in (d for d in inputs if decodes(message, d)):
+            if streaming:  # a valid first message for streams: scratch made anew, the seed without its id
+                first_message = message.FromString(seeds[method][0])
+                first_message.collection.ClearField("collection_id")  # the seed's scratch was dropped
+                first = first_message.SerializeToString()
+                if "scratch" in client.list_collections():
+                    client.drop_collection("scratch")
+                client.create_collection("scratch", dim=DIM, quantization="none")
+                assert send(channel, method, streaming, [first]) == grpc.StatusCode.OK
+            for data in inputs:
+                allowed = ALLOWED if decodes(message, data) else {grpc.StatusCode.INVALID_ARGUMENT}
+                undecodable += allowed is not ALLOWED
                 status = send(channel, method, streaming, data)
-                if status not in ALLOWED:
+                if status not in allowed:
                     bad.append((method, status, data[:64]))
+                if streaming and allowed is not ALLOWED:
+                    # after a valid first message, which the server has acted on
+                    status = send(channel, method, streaming, [first, data])
+                    if status != grpc.StatusCode.INVALID_ARGUMENT:
+                        bad.append((method, status, b"<valid seed>, " + data[:64]))
     assert not bad, f"{len(bad)} calls got an undocumented status, e.g. {bad[:5]}"
+    assert undecodable > 1000  # most random bytes and mutants do not decode: they were sent too
 
     # still serving, and the protected collection is exactly as it was
     assert protected.count() == 50
@@ -191,14 +211,31 @@ def test_every_rpc_survives_random_bytes(served):
     client.close()
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: grpc's default deserializer answers undecodable "
-                   "bytes with INTERNAL 'Exception deserializing request!'; rpc/server.py should map "
-                   "DecodeError to INVALID_ARGUMENT")
-def test_undecodable_bytes_are_invalid_argument(served):
+@pytest.mark.parametrize("method,streaming,message",
+                         [pytest.param(*m, id=m[0].removeprefix("/vecstore.v1.")) for m in all_methods()])
+def test_undecodable_bytes_are_invalid_argument(served, method, streaming, message):
+    undecodable = b"\xff\xff"  # a field tag with an unterminated varint
+    assert not decodes(message, undecodable)
     with grpc.insecure_channel(served) as channel:
-        undecodable = b"\xff\xff"  # a field tag with an unterminated varint
-        assert not decodes(pb.CountRequest, undecodable)
-        assert send(channel, "/vecstore.v1.Points/Count", False, undecodable) == grpc.StatusCode.INVALID_ARGUMENT
+        status, details = call(channel, method, streaming, undecodable)
+        assert status == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"not a valid {message.DESCRIPTOR.full_name}" in details
+        # the server still answers a valid call
+        assert call(channel, "/vecstore.v1.Collections/ListCollections", False, b"")[0] == grpc.StatusCode.OK
+
+
+def test_undecodable_stream_message_says_what_was_written(served):
+    with vecstore.connect(served) as client:
+        client.create_collection("docs", dim=DIM, quantization="none")
+    valid = pb.UpsertRequest(collection=pb.CollectionRef(name="docs"), ids=[1, 2],
+                             vectors=pb.Vectors(dim=DIM, data=np.ones((2, DIM), "<f4").tobytes())).SerializeToString()
+    with grpc.insecure_channel(served) as channel:
+        status, details = call(channel, "/vecstore.v1.Points/UpsertStream", True, [valid, b"\xff\xff", valid])
+    assert status == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid vecstore.v1.UpsertRequest" in details
+    assert "stream message 1; the 2 points of earlier messages were written" in details
+    with vecstore.connect(served) as client:
+        assert client.get_collection("docs").count() == 2
 
 
 def test_mutate_changes_bytes_and_is_seeded():

@@ -163,3 +163,29 @@ def test_no_request_lines_unless_debug(tmp_path, caplog):
         with caplog.at_level(logging.INFO, logger="vecstore.requests"):
             client.list_collections()
     assert not request_records(caplog)
+
+
+def test_undecodable_requests_pass_the_key_check_and_are_counted_and_logged(metered, caplog):
+    import grpc
+
+    address, url, _ = metered
+    bad = b"\xff\xff"  # not a valid message of any request type
+    with grpc.insecure_channel(address) as channel, caplog.at_level(logging.DEBUG, logger="vecstore.requests"):
+        count = channel.unary_unary("/vecstore.v1.Points/Count")
+        stream = channel.stream_unary("/vecstore.v1.Points/UpsertStream")
+        codes = []
+        for metadata in ((), (("authorization", f"Bearer {READ_KEY}"),), (("authorization", f"Bearer {KEY}"),)):
+            for fn, request in ((count, bad), (stream, iter([bad]))):
+                with pytest.raises(grpc.RpcError) as info:
+                    fn(request, metadata=metadata, timeout=30)
+                codes.append(info.value.code().name)
+    # the key is checked first: a caller without one learns nothing about its bytes
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "INVALID_ARGUMENT", "PERMISSION_DENIED",
+                     "INVALID_ARGUMENT", "INVALID_ARGUMENT"]
+    samples = scrape(url)
+    assert requests(samples, "Points/Count", "INVALID_ARGUMENT") == 2
+    assert requests(samples, "Points/UpsertStream", "INVALID_ARGUMENT") == 1
+    logged = [(r.vecstore["rpc"], r.vecstore["status"], r.vecstore["collection"]) for r in request_records(caplog)]
+    assert logged == [("Points/Count", "UNAUTHENTICATED", "-"), ("Points/UpsertStream", "UNAUTHENTICATED", "-"),
+                      ("Points/Count", "INVALID_ARGUMENT", "-"), ("Points/UpsertStream", "PERMISSION_DENIED", "-"),
+                      ("Points/Count", "INVALID_ARGUMENT", "-"), ("Points/UpsertStream", "INVALID_ARGUMENT", "-")]

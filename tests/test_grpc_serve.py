@@ -1,14 +1,11 @@
 """`vecstore serve` as a process: start, health, work, SIGTERM, exit 0, data intact.
 And the in-process shutdown contract: NOT_SERVING first, calls in flight finish."""
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -18,55 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 import vecstore
 
 from conftest import serving
-
-ROOT = Path(__file__).resolve().parent.parent
-SERVING = health_pb2.HealthCheckResponse.SERVING
-NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-class Daemon:
-    """`python -m vecstore serve --port 0 ...` in a subprocess; knows its address."""
-
-    def __init__(self, data_dir, *extra):
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vecstore", "serve", "--data-dir", str(data_dir), "--port", "0", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-        )
-        self.lines = []
-        self.address = self._wait_for(r"listening on (\S+)").group(1)
-
-    def _wait_for(self, pattern):
-        for line in self.proc.stdout:  # blocks until the daemon prints it (or exits)
-            self.lines.append(line)
-            found = re.search(pattern, line)
-            if found:
-                return found
-        raise AssertionError(f"daemon exited ({self.proc.wait()}) before printing {pattern!r}: "
-                             f"{''.join(self.lines)}{self.proc.stderr.read()}")
-
-    def wait_serving(self, timeout=120):
-        with grpc.insecure_channel(self.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            deadline = time.monotonic() + timeout
-            while True:
-                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=30, wait_for_ready=True).status
-                if status == SERVING:
-                    return
-                assert status == NOT_SERVING  # warming up
-                assert time.monotonic() < deadline, "never became SERVING"
-                time.sleep(0.05)
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=60)
-        self.lines.append(out)
-        return self.proc.returncode, err
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
+from daemon import NOT_SERVING, ROOT, SERVING, Daemon
 
 
 @pytest.fixture
@@ -152,6 +101,8 @@ def test_shutdown_goes_not_serving_and_lets_calls_in_flight_finish(tmp_path, mon
     stopper = threading.Thread(target=ctx.__exit__, args=(None, None, None))
     stopper.start()
     assert next(watch).status == NOT_SERVING  # health flips before the server goes away
+    with pytest.raises(vecstore.UnavailableError, match="shutting down"):  # new calls are refused meanwhile
+        client.list_collections()
     release.set()
     caller.join(30)
     stopper.join(30)

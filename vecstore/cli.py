@@ -108,7 +108,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("TLS needs both --tls-cert and --tls-key")
     tls = TlsFiles.read(args.tls_cert, args.tls_key) if args.tls_cert else None
-    return serve(
+    code = serve(
         args.data_dir,
         host=args.host,
         port=args.port,
@@ -124,6 +124,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_host=args.metrics_host,
         snapshot_dir=args.snapshot_dir,
     )
+    if code != 0:
+        # a handler still running would block interpreter exit (the worker
+        # threads are joined at exit), and a SIGTERM must end the daemon
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 @command

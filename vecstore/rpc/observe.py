@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import grpc
+from google.protobuf.message import Message
 
 from ..engine.oplog import logged_by_caller
 from .status import ERROR_CODE_KEY
@@ -124,6 +125,8 @@ class _Call:
             yield request
 
     def _describe(self, request: Any) -> None:
+        if not isinstance(request, Message):
+            return  # bytes that did not decode (handlers.Undecodable): nothing to read
         fields = request.DESCRIPTOR.fields_by_name
         if "collection" in fields:
             self.collection = request.collection.name

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TextIO
@@ -44,6 +45,8 @@ from ..errors import (
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
+from .gate import CallGate
+from .handlers import add_service
 from .observe import RequestObserver
 from .status import abort
 from .v1 import vecstore_pb2 as pb
@@ -53,6 +56,11 @@ log = logging.getLogger("vecstore.server")
 
 DEFAULT_WORKERS = 16
 DEFAULT_GRACE_SECONDS = 10.0
+#: how long stop() waits beyond the grace period for cancelled calls to end
+STOP_MARGIN_SECONDS = 2.0
+#: once the vecstore calls have finished, how long grpc's stop lets the rest
+#: (refusals being sent, health watches) run before cancelling them
+STOP_SETTLE_SECONDS = 0.5
 
 SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 
@@ -195,15 +203,16 @@ class PointsService(_Base, pb_grpc.PointsServicer):
 
     @_rpc
     def UpsertStream(self, request_iterator: Iterator[pb.UpsertRequest], context):
-        written = 0
-        for i, request in enumerate(request_iterator):
-            try:
+        written = done = 0
+        try:
+            for request in request_iterator:  # raises at a message that does not decode
                 written += self._upsert(request)
-            except VecstoreError as exc:
-                # same class, so the client raises what the engine raised; the
-                # message adds what a resumed import needs to know
-                raise type(exc)(f"{exc.message} (stream message {i}; the {written} points "
-                                f"of earlier messages were written)") from None
+                done += 1
+        except VecstoreError as exc:
+            # same class, so the client raises what the engine raised; the
+            # message adds what a resumed import needs to know
+            raise type(exc)(f"{exc.message} (stream message {done}; the {written} points "
+                            f"of earlier messages were written)") from None
         return pb.UpsertResponse(written=written)
 
     @_rpc
@@ -333,8 +342,11 @@ class RpcServer:
                 ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
             ],
         )
-        pb_grpc.add_CollectionsServicer_to_server(CollectionsService(db, snapshot_dir), self._server)
-        pb_grpc.add_PointsServicer_to_server(PointsService(db), self._server)
+        # not the generated add_*_to_server: see handlers.py for why
+        self._gate = CallGate()
+        services = pb.DESCRIPTOR.services_by_name
+        add_service(self._server, CollectionsService(db, snapshot_dir), services["Collections"], self._gate)
+        add_service(self._server, PointsService(db), services["Points"], self._gate)
         # Watch streams run on their own small pool, not the workers'.
         self.health = health.HealthServicer(
             experimental_non_blocking=True,
@@ -384,13 +396,41 @@ class RpcServer:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> None:
-        """NOT_SERVING at once, refuse new calls, wait up to `grace` seconds for
-        calls in flight, then cancel what is left."""
+    def stop(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> bool:
+        """Shut down; True when every call ended.
+
+        1. From now on new vecstore calls get UNAVAILABLE (the server still
+           answers, so clients get that status, not a dropped call); health
+           NOT_SERVING.
+        2. Calls in flight get up to `grace` seconds to finish.
+        3. grpc stops: it refuses connections and cancels what is left (calls
+           still past the grace, health watches), allowing a moment
+           (STOP_SETTLE_SECONDS, within the grace) for refusals being sent.
+        4. Cancelled handlers get STOP_MARGIN_SECONDS more to return.
+
+        So this returns within grace + STOP_MARGIN_SECONDS whatever the
+        handlers do. Python threads cannot be stopped: if a handler is still
+        running then, or grpc still has a call open, this logs a warning and
+        returns False. The database is then still in use by that handler:
+        `Database.close()` waits for its transaction, if it holds one, and its
+        later engine calls fail with DatabaseClosedError."""
+        grace = 0.0 if grace is None else max(0.0, grace)  # grpc's stop(None) waits without a limit
+        start = time.monotonic()
+        self._gate.close()  # before health flips: a client that sees NOT_SERVING is refused
         self.health.enter_graceful_shutdown()
-        self._server.stop(grace).wait()
+        self._gate.wait_idle(grace)
+        left = max(0.0, grace - (time.monotonic() - start))
+        ended = self._server.stop(min(left, STOP_SETTLE_SECONDS)).wait(left + STOP_MARGIN_SECONDS)
+        idle = self._gate.wait_idle(max(0.0, start + grace + STOP_MARGIN_SECONDS - time.monotonic()))
         if self._metrics_http is not None:
             self._metrics_http.stop()
+        if not idle:
+            log.warning("shutdown: %d handler(s) still running %.1f s after the grace period; going on without them",
+                        self._gate.running, STOP_MARGIN_SECONDS)
+        if not ended:
+            log.warning("shutdown: grpc still has calls open %.1f s after the grace period; going on without them",
+                        STOP_MARGIN_SECONDS)
+        return ended and idle
 
 
 def serve(
@@ -411,7 +451,8 @@ def serve(
     snapshot_dir: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Run the daemon until SIGTERM or SIGINT; returns the exit code (0)."""
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code: 0, or 1
+    when calls were still running at the end of shutdown (`RpcServer.stop`)."""
     from ..warmup import warm_up
 
     api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
@@ -435,7 +476,10 @@ def serve(
             while not stop.wait(0.5):
                 pass
             print(f"vecstore: shutting down (grace {grace:g} s)", file=out, flush=True)
-            server.stop(grace)
+            clean = server.stop(grace)
+        if not clean:
+            print("vecstore: storage closed with calls still running (see the log); exit 1", file=out, flush=True)
+            return 1
         print("vecstore: storage closed, bye", file=out, flush=True)
         return 0
     finally:
