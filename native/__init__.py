@@ -5,6 +5,7 @@ Public API:
     hamming_distances(codes, queries)           -> int32 (nq, n)
     pack_signs(x)                               -> uint64 (n, ceil(d / 64))
     rerank_topk(xq, vecs, cand, k, metric)      -> (scores float32 (nq, k), rows int64 (nq, k))
+    rerank_ids(xq, vecs, found, cand_ids, k, metric) -> (scores float32 (nq, k), ids int64 (nq, k))
     exact_scores(xq, vecs, metric)              -> float32 (nq, m)
     quantize_planes(x, bits)                    -> uint64 (nq, bits, ceil(d / 64))
     bitplane_topk(codes, planes, k, alive=None) -> (dist int32 (nq, k), idx int64 (nq, k))
@@ -20,7 +21,7 @@ from .bitplane import bitplane_distances, bitplane_topk, quantize_planes
 from .blocks import bitplane_estimate_topk_blocks, bitplane_topk_blocks, from_blocks, hamming_topk_blocks, to_blocks
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
-from .rerank import exact_scores, rerank_topk
+from .rerank import exact_scores, rerank_ids, rerank_topk
 
 __all__ = [
     "hamming_topk",
@@ -35,6 +36,7 @@ __all__ = [
     "hamming_distances",
     "pack_signs",
     "rerank_topk",
+    "rerank_ids",
     "exact_scores",
     "popcount64",
     "PAD_DIST",

@@ -166,6 +166,39 @@ def _rerank_kernel(xq, vecs, cand, k, mcode):
 
 
 @njit(cache=True, nogil=True)
+def _rerank_ids_kernel(xq, vecs, found, cand_ids, k, mcode):
+    nq, c = cand_ids.shape
+    m = found.shape[0]
+    rows = np.full((nq, c), -1, np.int64)
+    for q in range(nq):
+        for t in range(c):
+            i = cand_ids[q, t]
+            if i >= 0:
+                pos = np.searchsorted(found, i)
+                if pos < m and found[pos] == i:
+                    rows[q, t] = pos
+    scores, best = _rerank_kernel(xq, vecs, rows, k, mcode)
+    ids = np.full((nq, k), -1, np.int64)
+    for q in range(nq):
+        for t in range(k):
+            if best[q, t] >= 0:
+                ids[q, t] = found[best[q, t]]
+    return scores, ids
+
+
+def rerank_ids(xq, vecs, found, cand_ids, k, metric):
+    """`rerank_topk` addressed by point ids instead of rows.
+
+    found int64 (m,) sorted ascending, the id of each row of vecs; cand_ids
+    int64 (nq, c) candidate ids, -1 = none, ids absent from `found` are
+    skipped (deleted since they were chosen). Returns (scores float32 (nq, k),
+    ids int64 (nq, k)), best first, padded with id -1. Ties on score go to the
+    smaller id. Arguments are trusted (the engine builds them): no checks.
+    """
+    return _rerank_ids_kernel(xq, vecs, found, cand_ids, int(k), _check_metric(metric))
+
+
+@njit(cache=True, nogil=True)
 def _exact_scores_kernel(xq, vecs, mcode):
     nq = xq.shape[0]
     m = vecs.shape[0]
@@ -195,7 +228,7 @@ def _as_f32_2d(a, name):
     return np.ascontiguousarray(a)
 
 
-def rerank_topk(xq, vecs, cand, k, metric, check=True):
+def rerank_topk(xq, vecs, cand, k, metric):
     """Exact top-k over per-query candidate rows.
 
     xq float32 (nq, d); vecs float32 (m, d); cand int64 (nq, c) row indices into vecs,
@@ -204,12 +237,9 @@ def rerank_topk(xq, vecs, cand, k, metric, check=True):
     distance, lower is better).  Returns (scores float32 (nq, k), rows int64
     (nq, k)), best first.  Ties on score go to the smaller row index; duplicate rows in
     one query count once; NaN scores are dropped.  Padding: row -1, score -inf ("dot")
-    or +inf ("l2").  check=False skips validating the arguments (for callers that
-    build them correctly: it costs as much as the kernel for one query).
+    or +inf ("l2").
     """
     mcode = _check_metric(metric)
-    if not check:
-        return _rerank_kernel(xq, vecs, cand, int(k), mcode)
     xq = _as_f32_2d(xq, "xq")
     vecs = _as_f32_2d(vecs, "vecs")
     if xq.shape[1] != vecs.shape[1]:

@@ -176,3 +176,24 @@ def test_cosine_divides_by_the_stored_norm_and_drops_zero_rows():
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     unit = np.where(norms > 0, vecs / np.where(norms > 0, norms, 1), np.nan).astype(np.float32)
     np.testing.assert_allclose(s, rerank_topk(xq, unit, cand, 10, "dot")[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("metric", EXACT_METRICS)
+@pytest.mark.parametrize("nq", [1, 9])
+def test_rerank_ids_is_rerank_topk_by_id(metric, nq):
+    """Ids map to rows through `found`; ids not found (deleted) are skipped."""
+    from native import rerank_ids
+
+    rng = np.random.default_rng(40 + nq)
+    m, c, d = 300, 80, 16
+    xq, vecs = int_data(rng, nq, m, d)
+    found = np.sort(rng.choice(10_000, m, replace=False)).astype(np.int64)
+    gone = rng.choice(np.setdiff1d(np.arange(10_000), found), 20, replace=False)
+    cand_rows = rng.integers(-1, m, size=(nq, c))
+    cand_ids = np.where(cand_rows >= 0, found[np.maximum(cand_rows, 0)], -1)
+    cand_ids[:, :10] = gone[:10]  # absent ids: skipped, as if deleted
+    for k in (1, 10, 100):
+        s, ids = rerank_ids(xq, vecs, found, cand_ids, k, metric)
+        want_s, want_r = rerank_topk_ref(xq, vecs, np.where(np.isin(cand_ids, found), cand_rows, -1), k, metric)
+        np.testing.assert_array_equal(ids, np.where(want_r >= 0, found[np.maximum(want_r, 0)], -1))
+        np.testing.assert_array_equal(s, want_s)

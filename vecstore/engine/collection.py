@@ -469,14 +469,8 @@ class Collection(PayloadMethods):
         else:
             found = uniq
         vecs = self._decode_rows(b"".join(values), len(found))
-        pos = np.minimum(np.searchsorted(found, cand_ids), max(len(found) - 1, 0))
-        if len(found):
-            rows = np.where((cand_ids >= 0) & (found[pos] == cand_ids), pos, -1)
-        else:
-            rows = np.full(cand_ids.shape, -1, dtype=np.int64)
         # cosine: qp is unit-length and the kernel divides by each stored norm
-        scores, best = native.rerank_topk(qp, vecs, rows.astype(np.int64, copy=False), k, self.metric, check=False)
-        ids = np.where(best >= 0, found[np.maximum(best, 0)], -1) if len(found) else best
+        scores, ids = native.rerank_ids(qp, vecs, found, cand_ids, k, self.metric)
         internal = -scores if self.metric == "l2" else scores
         return self._result(ids, internal)
 
