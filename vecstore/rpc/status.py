@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import grpc
 
-from ..errors import ERRORS_BY_CODE, InternalError, VecstoreError
+from ..errors import ERRORS_BY_CODE, InternalError, UnavailableError, VecstoreError
 
 ERROR_CODE_KEY = "vecstore-error-code"
 
@@ -44,5 +44,9 @@ def error_from_rpc(rpc_error: grpc.RpcError, target: str = "") -> VecstoreError:
     # No vecstore code: gRPC itself failed the call. Name the server, since
     # these are usually about reaching it.
     cls = ERRORS_BY_CODE.get(status.name, InternalError) if status is not None else InternalError
+    if status == grpc.StatusCode.CANCELLED:
+        # the client never cancels its own calls: grpc cancelled this one on
+        # the server's side, at the end of a shutdown's grace; worth a retry
+        cls = UnavailableError
     where = f" (server {target})" if target else ""
     return cls(f"{status.name if status else 'UNKNOWN'}: {details}{where}")
