@@ -29,6 +29,7 @@ from . import training
 from . import validate as V
 from .codecs import make_codec
 from .codecs.exact import flat_topk
+from .fetch import ValueReader
 from .filters import All, compile_filter
 from .keys import id_keys, keys_to_ids
 from .oplog import logged_methods
@@ -75,6 +76,7 @@ class Collection(PayloadMethods):
         self._dbs = dbs
         self._dropped = False
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric))
+        self._vectors = ValueReader(self._storage, dbs["vectors"])  # the rerank's reads
         self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
         self._training_lock = threading.Lock()  # one training run at a time
         self._changed: list[np.ndarray] | None = None  # slots written while a training runs
@@ -458,11 +460,7 @@ class Collection(PayloadMethods):
         valid = cand_ids[cand_ids >= 0]
         # one query's candidates are distinct slots, hence distinct ids
         uniq = np.sort(valid) if len(cand_ids) == 1 else np.unique(valid)
-        keys = id_keys(uniq)
-        db = self._dbs["vectors"]
-        with self._storage.read() as txn:
-            get = txn.get  # point gets in key order: cheaper than a cursor's getmulti here
-            values = [get(key, None, db) for key in keys]
+        values = self._vectors.get(id_keys(uniq))  # in key (page) order
         if None in values:  # candidates deleted since the scan are simply left out
             present = np.array([v is not None for v in values])
             found, values = uniq[present], [v for v in values if v is not None]

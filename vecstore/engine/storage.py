@@ -16,6 +16,7 @@ import fcntl
 import os
 import resource
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 import lmdb
@@ -34,6 +35,7 @@ DEFAULT_MAP_SIZE = 1 << 30  # 1 GiB to start; sparse on disk, grows on demand
 DEFAULT_MAX_MAP_SIZE = 1 << 40  # 1 TiB ceiling; lower it to cap disk use
 MAX_DBS = 2048  # named sub-databases: 6 per collection
 _LOCK_NAME = "vecstore.lock"
+READ_WORKERS = 8  # threads for reads that go to the disk (fetch.py)
 _T = TypeVar("_T")
 
 
@@ -51,6 +53,9 @@ class Storage:
         self.sync = sync
         self.max_map_size = max(max_map_size, map_size)
         self._lock_fd = _acquire_dir_lock(self.path)
+        self._pool: ThreadPoolExecutor | None = None  # see reader_pool
+        self._pool_lock = threading.Lock()
+        self._closing = False
         try:
             self.env = lmdb.open(
                 self.path,
@@ -186,8 +191,23 @@ class Storage:
     def closed(self) -> bool:
         return self._closed
 
+    def reader_pool(self) -> ThreadPoolExecutor | None:
+        """Threads for reads that wait on the disk (see fetch.py), started on
+        first use; None once closing has begun."""
+        with self._pool_lock:
+            if self._closed or self._closing:
+                return None
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="vecstore-read")
+            return self._pool
+
     def close(self) -> None:
         """Wait for open transactions, then close the environment and the lock."""
+        with self._pool_lock:
+            self._closing = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)  # its reads hold read transactions
         with self.write_lock, self._txn_lock.exclusive():
             if self._closed:
                 return

@@ -1,0 +1,54 @@
+"""The rerank's reader: sequential while reads are fast, split across threads when slow."""
+import numpy as np
+
+import vecstore
+from vecstore.engine.fetch import COLD_GET_US, ValueReader
+from vecstore.engine.keys import id_keys
+
+
+def reader_of(tmp_path, n=300):
+    db = vecstore.open(tmp_path / "db")
+    col = db.create_collection("c", dim=8, quantization="none")
+    x = np.random.default_rng(3).standard_normal((n, 8)).astype(np.float32)
+    col.upsert(np.arange(n) * 2, x)  # even ids only: odd ids are absent
+    return db, col, ValueReader(db._storage, col._dbs["vectors"]), x
+
+
+def test_values_come_back_in_key_order_with_none_for_absent(tmp_path):
+    db, _, reader, x = reader_of(tmp_path)
+    ids = np.array([0, 1, 8, 9, 598])
+    values = reader.get(id_keys(ids))
+    assert values[1] is None and values[3] is None
+    assert np.frombuffer(values[2], np.float32).tolist() == x[4].tolist()
+    assert not reader.parallel and db._storage._pool is None  # warm pages: one loop, no threads
+    db.close()
+
+
+def test_slow_reads_switch_to_threads_with_the_same_results(tmp_path):
+    db, _, reader, _ = reader_of(tmp_path)
+    keys = id_keys(np.arange(0, 200, 3))
+    want = reader.get(keys)
+    reader.get_us = 10 * COLD_GET_US  # as if the last reads had waited on the disk
+    assert reader.parallel
+    assert reader.get(keys) == want
+    assert db._storage._pool is not None
+    # the average follows what the reads cost: warm pages bring it back down
+    for _ in range(50):
+        reader.get(keys)
+    assert not reader.parallel
+    db.close()
+    assert db._storage._pool is None and db._storage.reader_pool() is None
+
+
+def test_search_reranks_through_the_reader_in_both_modes(tmp_path):
+    db = vecstore.open(tmp_path / "db")
+    col = db.create_collection("c", dim=16, quantization=vecstore.BinaryQuantization(train_size=100))
+    x = np.random.default_rng(4).standard_normal((400, 16)).astype(np.float32)
+    col.upsert(np.arange(400), x)
+    before = col.search(x[:5], k=5)
+    col._vectors.get_us = 10 * COLD_GET_US
+    after = col.search(x[:5], k=5)
+    assert db._storage._pool is not None  # the rerank's reads went through the threads
+    np.testing.assert_array_equal(before.ids, after.ids)
+    np.testing.assert_array_equal(before.scores, after.scores)
+    db.close()
