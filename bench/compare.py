@@ -200,7 +200,8 @@ def section(result: dict, png: str, note: str | None) -> str:
         "",
         "- *q/s single*: one query per call on 1 thread (faiss OpenMP and BLAS pinned to 1; usearch/hnswlib "
         "`threads=1`; LanceDB runs its own pools and cannot be pinned). p50/p99 are its latencies. "
-        f"Warm figures are the pass of median total time out of {result.get('repeats', 1)} passes over all queries.",
+        "Warm figures are the pass of median total time out of `--repeats` passes over all queries "
+        f"({result.get('repeats', 1)} in the last run; the note says which rows had how many).",
         f"- *q/s batch*: all queries in one call on {result['threads']} threads (vecstore and the numpy reranks "
         "split the batch over threads: their calls are single-threaded and release the GIL).",
         "- *RAM B/vec*: bytes that must stay in RAM, divided by n (see below); *disk B/vec*: bytes on disk.",

@@ -201,3 +201,19 @@ def test_load_bench_fails_on_any_error():
     assert not bench_load.failed(clean)
     assert bench_load.failed({**clean, "total": {"errors": 1}})
     assert bench_load.failed({**clean, "server_exit_code": 1})
+
+
+def test_estimator_table_runs_and_the_correction_helps(capsys):
+    """bench_estimators on small synthetic data: a row per ranking, recall in
+    [0, 1], growing with candidates, and the corrected ranking at least as good
+    as the plain bit-plane one at the widest cut-off."""
+    from bench import bench_estimators
+
+    bench_estimators.main(["--n", "3000", "--nq", "30"])
+    rows = {line.split("|")[1].strip(): [float(c) for c in line.split("|")[2:-1]]
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and not line.startswith("| ranking")}
+    assert set(rows) == {"hamming", "bitplane", "corrected"}
+    for recalls in rows.values():
+        assert all(0 <= r <= 1 for r in recalls) and recalls == sorted(recalls)
+    assert rows["corrected"][-1] >= rows["bitplane"][-1]

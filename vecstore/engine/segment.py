@@ -122,8 +122,10 @@ class Segment:
     def _ensure_capacity(self, needed: int) -> None:
         if needed <= self.capacity:
             return
-        # Grow by 1/8 so the idle tail stays small (RAM per vector is a promise).
-        new_cap = max(needed, self.capacity + self.capacity // 8)
+        # Grow by 1/32 so the idle tail stays small: RAM per vector is a promise
+        # (<= 64 B for binary codes at 61 B per slot; 1/8 measured 65.8 B at 1M).
+        # Each growth copies the arrays once, ~10 ms per million slots.
+        new_cap = max(needed, self.capacity + self.capacity // 32)
         new_cap = -(-new_cap // CHUNK) * CHUNK
         old_codes, old_ids, old_alive, old_lists = self.codes, self.ids, self.alive, self.list_of
         self._alloc(new_cap, codes=old_codes.grown(new_cap))
