@@ -17,8 +17,15 @@ Public API:
                                                 -> (scores float32 (nq, k), rows int64 (nq, k))
 Plain-numpy references of each live in ``native.reference``.
 """
-from .bitplane import bitplane_distances, bitplane_topk, quantize_planes
-from .blocks import bitplane_estimate_topk_blocks, bitplane_topk_blocks, from_blocks, hamming_topk_blocks, to_blocks
+from .bitplane import bitplane_distances, quantize_planes
+from .blocks import (
+    bitplane_estimate_topk_blocks,
+    bitplane_topk,
+    bitplane_topk_blocks,
+    from_blocks,
+    hamming_topk_blocks,
+    to_blocks,
+)
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
 from .rerank import exact_scores, rerank_ids, rerank_topk

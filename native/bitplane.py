@@ -16,12 +16,11 @@ recall after reranking (the idea RaBitQ builds on).
 import numpy as np
 from numba import njit
 
-from .hamming import PAD_DIST, PAD_IDX, _as_codes, _heaps_to_sorted, _push_block
+from .hamming import _as_codes
 from .popcount import popcount64
 
-__all__ = ["quantize_planes", "bitplane_topk", "bitplane_distances"]
+__all__ = ["quantize_planes", "bitplane_distances"]  # the top-k scans: native/blocks.py
 
-_BLOCK_ROWS = 256  # rows per block: 256 x 6 words = 12 KiB, shared by a batch's queries in L1
 
 
 @njit(cache=True, nogil=True)
@@ -126,36 +125,6 @@ def _plane_block_dists_4x6(tr, m, pq, dv):
         dv[r] = s0 + (s1 << 1) + (s2 << 2) + (s3 << 3)
 
 
-@njit(cache=True, nogil=True)
-def _bitplane_topk_kernel(codes, planes, k, alive, has_alive):
-    # Row-major codes: each block of rows is transposed to word-major order
-    # once, then scored like a stored block (see bitplane_topk_blocks).
-    n, w = codes.shape
-    nq = planes.shape[0]
-    hd = np.full((nq, k), PAD_DIST, np.int32)
-    hi = np.full((nq, k), PAD_IDX, np.int64)
-    dist = np.empty(_BLOCK_ROWS, np.int64)
-    tr = np.empty((w, _BLOCK_ROWS), np.uint64)
-    big = np.int64(PAD_DIST)
-    for b0 in range(0, n, _BLOCK_ROWS):
-        m = min(n, b0 + _BLOCK_ROWS) - b0
-        blk = codes[b0:b0 + m]
-        al = alive[b0:b0 + m]
-        for r in range(m):
-            for t in range(w):
-                tr[t, r] = blk[r, t]
-        dv = dist[:m]
-        for q in range(nq):
-            _plane_block_dists(tr, m, planes[q], dv)
-            if has_alive:
-                for r in range(m):
-                    if al[r] == 0:
-                        dv[r] = big
-            _push_block(dv, m, b0, hd[q], hi[q], k)
-    _heaps_to_sorted(hd, hi)
-    return hd, hi
-
-
 def _check(codes, planes):
     codes = _as_codes(codes, "codes")
     if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 3:
@@ -163,27 +132,6 @@ def _check(codes, planes):
     if planes.shape[2] != codes.shape[1]:
         raise ValueError(f"codes have {codes.shape[1]} words per row but planes have {planes.shape[2]}")
     return codes, np.ascontiguousarray(planes)
-
-
-def bitplane_topk(codes, planes, k, alive=None):
-    """k best codes per query by the bit-plane distance D (smaller is better).
-
-    codes uint64 (n, w); planes uint64 (nq, B, w) from `quantize_planes`;
-    alive uint8/bool (n,) or None. Returns (dist int32 (nq, k), idx int64
-    (nq, k)) sorted by (dist, idx); padded with idx -1, dist 2**31 - 1.
-    """
-    codes, planes = _check(codes, planes)
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if alive is None:
-        alive_arr, has_alive = np.empty(0, np.uint8), False
-    else:
-        alive_arr = np.ascontiguousarray(alive).view(np.uint8) if np.asarray(alive).dtype == np.bool_ else np.ascontiguousarray(alive, dtype=np.uint8)
-        if alive_arr.shape != (codes.shape[0],):
-            raise ValueError(f"alive must have shape ({codes.shape[0]},), got {alive_arr.shape}")
-        has_alive = True
-    return _bitplane_topk_kernel(codes, planes, k, alive_arr, has_alive)
 
 
 @njit(cache=True, nogil=True)

@@ -18,7 +18,9 @@ from .hamming import (
     PAD_DIST,
     PAD_IDX,
     _accumulate_words,
+    _alive_arg,
     _as_codes,
+    _check_k,
     _heaps_to_sorted,
     _push_block,
     _word_group,
@@ -29,6 +31,7 @@ __all__ = [
     "to_blocks",
     "from_blocks",
     "hamming_topk_blocks",
+    "bitplane_topk",
     "bitplane_topk_blocks",
     "bitplane_estimate_topk_blocks",
 ]
@@ -60,27 +63,6 @@ def _check_blocks(blocks, n):
         raise ValueError("blocks must be C-contiguous")
     if not 0 <= n <= blocks.shape[0] * blocks.shape[2]:
         raise ValueError(f"n = {n} rows do not fit {blocks.shape[0]} blocks of {blocks.shape[2]}")
-
-
-def _alive_arg(alive, n):
-    if alive is None:
-        return np.empty(0, np.uint8), False
-    alive = np.asarray(alive)
-    if alive.dtype == np.bool_:
-        alive = alive.view(np.uint8)
-    if alive.dtype != np.uint8:
-        raise TypeError(f"alive must have dtype uint8 (or bool), got {alive.dtype}")
-    if alive.shape != (n,):
-        raise ValueError(f"alive must have shape ({n},), got {alive.shape}")
-    return np.ascontiguousarray(alive), True
-
-
-def _check_k(k):
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}")
-    if int(k) < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    return int(k)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -155,6 +137,19 @@ def _bitplane_blocks_kernel(blocks, n, planes, k, alive, has_alive):
             _push_block(dv, m, b0, hd[q], hi[q], k)
     _heaps_to_sorted(hd, hi)
     return hd, hi
+
+
+def bitplane_topk(codes, planes, k, alive=None):
+    """k best codes per query by the bit-plane distance D (smaller is better).
+
+    codes uint64 (n, w); planes uint64 (nq, B, w) from `quantize_planes`;
+    alive uint8/bool (n,) or None. Returns (dist int32 (nq, k), idx int64
+    (nq, k)) sorted by (dist, idx); padded with idx -1, dist 2**31 - 1.
+    Row-major codes are copied into blocks first: the engine keeps its codes
+    blocked and calls `bitplane_topk_blocks` directly.
+    """
+    codes = _as_codes(codes, "codes")
+    return bitplane_topk_blocks(to_blocks(codes), codes.shape[0], planes, k, alive)
 
 
 def bitplane_topk_blocks(blocks, n, planes, k, alive=None):

@@ -10,6 +10,8 @@ The heap is a min-heap on (score, -row): its root is the worst kept entry.
 import numpy as np
 from numba import njit
 
+from .hamming import _alive_arg, _check_k
+
 PAD_ROW = -1
 
 
@@ -110,25 +112,11 @@ def mask_dead(sv, al, m):
             sv[r] = -np.inf
 
 
-def check_common(codes, n_rows_name, k, alive):
-    """Shared argument checks: k a positive int, alive uint8/bool (n,) or None."""
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    n = codes.shape[0]
-    if alive is None:
-        return k, np.ones(n, np.uint8)
-    if not isinstance(alive, np.ndarray):
-        raise TypeError(f"alive must be a numpy uint8 array or None, got {type(alive).__name__}")
-    if alive.dtype == np.bool_:
-        alive = alive.view(np.uint8)
-    if alive.dtype != np.uint8:
-        raise TypeError(f"alive must have dtype uint8 (or bool), got {alive.dtype}")
-    if alive.shape != (n,):
-        raise ValueError(f"alive must have shape ({n},) like {n_rows_name}, got {alive.shape}")
-    return k, np.ascontiguousarray(alive)
+def check_common(codes, k, alive):
+    """Shared argument checks: k a positive int, alive uint8/bool (n,) or None
+    (then every row is live: these kernels always take a mask)."""
+    alive_arr, given = _alive_arg(alive, codes.shape[0])
+    return _check_k(k), (alive_arr if given else np.ones(codes.shape[0], np.uint8))
 
 
 def as_array(a, name, dtype, ndim):

@@ -317,28 +317,33 @@ def hamming_topk(codes, queries, k, alive=None):
         raise ValueError(
             f"codes have {codes.shape[1]} words per row but queries have {queries.shape[1]}"
         )
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {type(k).__name__}")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    n = codes.shape[0]
-    if alive is None:
-        alive_arr = np.empty(0, np.uint8)
-        has_alive = False
-    else:
-        if not isinstance(alive, np.ndarray):
-            raise TypeError(f"alive must be a numpy uint8 array or None, got {type(alive).__name__}")
-        if alive.dtype == np.bool_:
-            alive = alive.view(np.uint8)
-        if alive.dtype != np.uint8:
-            raise TypeError(f"alive must have dtype uint8 (or bool), got {alive.dtype}")
-        if alive.shape != (n,):
-            raise ValueError(f"alive must have shape ({n},), got {alive.shape}")
-        alive_arr = np.ascontiguousarray(alive)
-        has_alive = True
+    k = _check_k(k)
+    alive_arr, has_alive = _alive_arg(alive, codes.shape[0])
     w = codes.shape[1]
     return _hamming_topk_kernel(codes, queries, k, alive_arr, has_alive, _block_rows(w), _word_group(w))
+
+
+def _check_k(k):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {type(k).__name__}")
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return int(k)
+
+
+def _alive_arg(alive, n):
+    """(uint8 (n,) array, True), or (empty, False) for None: the scans' row mask."""
+    if alive is None:
+        return np.empty(0, np.uint8), False
+    if not isinstance(alive, np.ndarray):
+        raise TypeError(f"alive must be a numpy uint8 array or None, got {type(alive).__name__}")
+    if alive.dtype == np.bool_:
+        alive = alive.view(np.uint8)
+    if alive.dtype != np.uint8:
+        raise TypeError(f"alive must have dtype uint8 (or bool), got {alive.dtype}")
+    if alive.shape != (n,):
+        raise ValueError(f"alive must have shape ({n},), got {alive.shape}")
+    return np.ascontiguousarray(alive), True
 
 
 # --------------------------------------------------------------------------- full matrix

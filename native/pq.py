@@ -130,7 +130,7 @@ def pq_adc_topk(codes, tables, k, alive=None):
     tables = as_array(tables, "tables", np.float32, 3)
     if tables.shape[1:] != (codes.shape[1], 256):
         raise ValueError(f"tables must have shape (nq, {codes.shape[1]}, 256), got {tables.shape}")
-    k, alive = check_common(codes, "codes", k, alive)
+    k, alive = check_common(codes, k, alive)
     return _table_scan(codes, tables, k, alive)
 
 
@@ -143,7 +143,7 @@ def pq4_adc_topk(codes, tables, k, alive=None):
         raise ValueError(
             f"{tables.shape[1]} sub-quantizers need {paired.shape[1]} code bytes, codes have {codes.shape[1]}"
         )
-    k, alive = check_common(codes, "codes", k, alive)
+    k, alive = check_common(codes, k, alive)
     return _table_scan(codes, paired, k, alive)
 
 

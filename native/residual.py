@@ -183,7 +183,7 @@ def residual_adc_topk(words, levels, planes, coef_pop, coef_plane, const, k, ali
     if coef_pop.shape != (nq, levels) or coef_plane.shape != (nq, levels) or const.shape != (nq,):
         raise ValueError(f"coef_pop and coef_plane must be ({nq}, {levels}) and const ({nq},)")
     extra, extra_w = _check_extra(extra, extra_w, words.shape[0])
-    k, alive = check_common(words, "words", k, alive)
+    k, alive = check_common(words, k, alive)
     return _adc_scan(words, int(levels), planes, coef_pop, coef_plane, const, extra, extra_w, k, alive)
 
 
@@ -201,5 +201,5 @@ def residual_sdc_topk(words, qwords, weights, const, k, alive=None, extra=None, 
     if const.shape != (nq,):
         raise ValueError(f"const must have shape ({nq},), got {const.shape}")
     extra, extra_w = _check_extra(extra, extra_w, words.shape[0])
-    k, alive = check_common(words, "words", k, alive)
+    k, alive = check_common(words, k, alive)
     return _sdc_scan(words, qwords, weights, const, extra, extra_w, k, alive)

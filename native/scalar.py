@@ -86,5 +86,5 @@ def scalar_topk(codes, qw, const, k, alive=None, *, metric="dot", scale=None):
             raise ValueError(f"scale must have shape ({d},), got {scale.shape}")
     else:
         scale = np.zeros(d, np.float32)
-    k, alive = check_common(codes, "codes", k, alive)
+    k, alive = check_common(codes, k, alive)
     return _scan(codes, qw, const, scale, is_l2, k, alive)

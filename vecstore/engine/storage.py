@@ -195,7 +195,7 @@ class Storage:
         """Threads for reads that wait on the disk (see fetch.py), started on
         first use; None once closing has begun."""
         with self._pool_lock:
-            if self._closed or self._closing:
+            if self._closing:
                 return None
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(READ_WORKERS, thread_name_prefix="vecstore-read")
