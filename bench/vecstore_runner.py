@@ -150,10 +150,15 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
         probes = [p for p in (16, 32, 64, 128, 256) if p <= nlist] or [nlist]
         per_query = _search_accepts("nprobe")
         for kind, default in lossy:
+            # unit steps near the default (where recall 0.95 falls) for the few
+            # probes that reach it; the larger probes at the default only
             overs = [o for o in oversampling_grid(default) if o in (default / 2, default, default * 2)]
+            fine = sorted(set(overs) | {default + d for d in (-1, 1, 2, 3, 4) if default + d < default * 2})
+            fine = [int(o) if float(o).is_integer() else o for o in fine]
             if per_query:
                 ivf = vc.IVFConfig(nlist=nlist, nprobe=probes[len(probes) // 2])
-                grid = [{"nprobe": p, "oversampling": o} for o in overs for p in probes]
+                grid = [{"nprobe": p, "oversampling": o} for o in fine for p in probes[:3]]
+                grid += [{"nprobe": p, "oversampling": default} for p in probes[3:]]
                 out.append(VecstoreSystem(f"{kind}+IVF{nlist}", {"quantization": kind, "ivf": ivf}, grid))
             else:  # nprobe fixed per collection: one collection per value
                 for p in probes:

@@ -15,6 +15,8 @@ Public API:
                                                 -> the same results as the row-major scans
     bitplane_estimate_topk_blocks(blocks, n, planes, qa, qb, factors, add_w, k, alive=None)
                                                 -> (scores float32 (nq, k), rows int64 (nq, k))
+    bitplane_estimate_topk_regions(pool_words, pool_slots, starts, lengths, lists, planes, qa, qb, add_w, k, alive=None)
+                                                -> one query's (scores float32 (k,), slots int64 (k,)) over IVF lists
 Plain-numpy references of each live in ``native.reference``.
 """
 from .bitplane import bitplane_distances, quantize_planes
@@ -26,6 +28,7 @@ from .blocks import (
     hamming_topk_blocks,
     to_blocks,
 )
+from .ivf import bitplane_estimate_topk_regions
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
 from .rerank import exact_scores, rerank_ids, rerank_topk
@@ -36,6 +39,7 @@ __all__ = [
     "bitplane_distances",
     "bitplane_topk_blocks",
     "bitplane_estimate_topk_blocks",
+    "bitplane_estimate_topk_regions",
     "hamming_topk_blocks",
     "to_blocks",
     "from_blocks",

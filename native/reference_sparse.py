@@ -13,7 +13,8 @@ __all__ = [
     "postings_remove_ref",
     "sort_regions_ref",
     "copy_regions_ref",
-    "gather_lists_ref",
+    "gather_regions_ref",
+    "pool_positions_ref",
 ]
 
 
@@ -51,17 +52,17 @@ def top_active_ref(x, a):
     return out
 
 
-def postings_append_ref(pool_slots, pool_weights, starts, lengths, keys, slots, weights):
+def postings_append_ref(pool_slots, pool_values, starts, lengths, keys, slots, values):
     for i in range(len(keys)):
         d = keys[i]
         pos = starts[d] + lengths[d]
         pool_slots[pos] = slots[i]
-        if len(pool_weights):
-            pool_weights[pos] = weights[i]
+        if pool_values.shape[1]:
+            pool_values[pos] = values[i]
         lengths[d] += 1
 
 
-def postings_remove_ref(pool_slots, pool_weights, starts, lengths, keys, slots):
+def postings_remove_ref(pool_slots, pool_values, starts, lengths, keys, slots):
     missing = 0
     for i in range(len(keys)):
         d = keys[i]
@@ -72,29 +73,38 @@ def postings_remove_ref(pool_slots, pool_weights, starts, lengths, keys, slots):
             continue
         pos, end = lo + hits[0], lo + n
         pool_slots[pos : end - 1] = pool_slots[pos + 1 : end].copy()
-        if len(pool_weights):
-            pool_weights[pos : end - 1] = pool_weights[pos + 1 : end].copy()
+        if pool_values.shape[1]:
+            pool_values[pos : end - 1] = pool_values[pos + 1 : end].copy()
         lengths[d] = n - 1
     return missing
 
 
-def sort_regions_ref(pool_slots, pool_weights, starts, lengths, keys):
+def sort_regions_ref(pool_slots, pool_values, starts, lengths, keys):
     for d in keys:
         lo, hi = starts[d], starts[d] + lengths[d]
         order = np.argsort(pool_slots[lo:hi], kind="stable")
         pool_slots[lo:hi] = pool_slots[lo:hi][order]
-        if len(pool_weights):
-            pool_weights[lo:hi] = pool_weights[lo:hi][order]
+        if pool_values.shape[1]:
+            pool_values[lo:hi] = pool_values[lo:hi][order]
 
 
-def copy_regions_ref(src_slots, src_weights, dst_slots, dst_weights, src_starts, lengths, dst_starts):
+def copy_regions_ref(src_slots, src_values, dst_slots, dst_values, src_starts, lengths, dst_starts):
     for a, n, b in zip(src_starts, lengths, dst_starts):
         dst_slots[b : b + n] = src_slots[a : a + n].copy()
-        if len(dst_weights):
-            dst_weights[b : b + n] = src_weights[a : a + n].copy()
+        if dst_values.shape[1]:
+            dst_values[b : b + n] = src_values[a : a + n].copy()
 
 
-def gather_lists_ref(pool_slots, starts, lengths, lists, codes):
-    parts = [np.asarray(pool_slots[starts[l] : starts[l] + lengths[l]], np.int64) for l in lists]
-    slots = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return slots, np.asarray(codes)[slots]
+def gather_regions_ref(pool_slots, pool_rows, starts, lengths, lists):
+    pos = [np.arange(starts[l], starts[l] + lengths[l]) for l in lists]
+    pos = np.concatenate(pos) if pos else np.zeros(0, np.int64)
+    return np.asarray(pool_slots[pos], np.int64), np.asarray(pool_rows)[pos]
+
+
+def pool_positions_ref(pool_slots, starts, lengths, keys, slots):
+    out = np.full(len(keys), -1, np.int64)
+    for i, (d, s) in enumerate(zip(keys, slots)):
+        hits = np.flatnonzero(pool_slots[starts[d] : starts[d] + lengths[d]] == s)
+        if len(hits):
+            out[i] = starts[d] + hits[0]
+    return out

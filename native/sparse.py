@@ -5,8 +5,9 @@ list) in a single int32 array ``pool_slots``: key ``d`` owns the region
 ``pool_slots[starts[d] : starts[d] + lengths[d]]`` (capacity is managed by the
 caller).  The engine keeps regions sorted by slot (``sort_regions`` after an
 append; removal keeps order), so a scan over a region meets slots in the same
-order whatever the history of updates.  ``pool_weights`` is a float32 array parallel to ``pool_slots``, or an
-empty array when every entry weighs 1.
+order whatever the history of updates.  For the scan, ``pool_weights`` is a
+float32 array parallel to ``pool_slots``, or an empty array when every entry
+weighs 1; the upkeep kernels move any per-entry rows (see below).
 
 ``overlap_topk`` scores every eligible slot ``s`` against a sparse query
 ``{(d, w_d)}`` as
@@ -181,19 +182,24 @@ def top_active(x, a):
 
 
 # --------------------------------------------------------------------------- pool upkeep
+# Every upkeep kernel moves a 2-D ``pool_values`` (P, V) alongside ``pool_slots``:
+# the sparse postings' weights (V = 1, float32), an IVF list's codes (V = code
+# bytes, uint8), or nothing (V = 0). Row p of it belongs to entry p of the pool.
 @njit(cache=True, nogil=True)
-def _append_kernel(pool_slots, pool_w, has_w, starts, lengths, keys, slots, weights):
+def _append_kernel(pool_slots, pool_v, starts, lengths, keys, slots, values):
+    nv = pool_v.shape[1]
     for i in range(keys.shape[0]):
         d = keys[i]
         pos = starts[d] + lengths[d]
         pool_slots[pos] = slots[i]
-        if has_w:
-            pool_w[pos] = weights[i]
+        for c in range(nv):
+            pool_v[pos, c] = values[i, c]
         lengths[d] += 1
 
 
 @njit(cache=True, nogil=True)
-def _remove_kernel(pool_slots, pool_w, has_w, starts, lengths, keys, slots):
+def _remove_kernel(pool_slots, pool_v, starts, lengths, keys, slots):
+    nv = pool_v.shape[1]
     missing = 0
     for i in range(keys.shape[0]):
         d = keys[i]
@@ -210,14 +216,15 @@ def _remove_kernel(pool_slots, pool_w, has_w, starts, lengths, keys, slots):
             continue
         for j in range(st + found, st + ln - 1):  # shift left: the region stays in order
             pool_slots[j] = pool_slots[j + 1]
-            if has_w:
-                pool_w[j] = pool_w[j + 1]
+            for c in range(nv):
+                pool_v[j, c] = pool_v[j + 1, c]
         lengths[d] = ln - 1
     return missing
 
 
 @njit(cache=True, nogil=True)
-def _sort_regions_kernel(pool_slots, pool_w, has_w, starts, lengths, keys):
+def _sort_regions_kernel(pool_slots, pool_v, starts, lengths, keys):
+    nv = pool_v.shape[1]
     for i in range(keys.shape[0]):
         d = keys[i]
         st = starts[d]
@@ -233,69 +240,74 @@ def _sort_regions_kernel(pool_slots, pool_w, has_w, starts, lengths, keys):
         order = np.argsort(region, kind="mergesort")
         slots = region[order]
         region[:] = slots
-        if has_w:
-            wr = pool_w[st:st + ln]
-            w = wr[order]
-            wr[:] = w
+        if nv:
+            vr = pool_v[st:st + ln]
+            moved = vr[order]
+            vr[:] = moved
 
 
 @njit(cache=True, nogil=True)
-def _copy_regions_kernel(src_slots, src_w, dst_slots, dst_w, has_w, src_starts, lengths, dst_starts):
+def _copy_regions_kernel(src_slots, src_v, dst_slots, dst_v, src_starts, lengths, dst_starts):
+    nv = dst_v.shape[1]
     for i in range(src_starts.shape[0]):
         a = src_starts[i]
         b = dst_starts[i]
         for j in range(lengths[i]):
             dst_slots[b + j] = src_slots[a + j]
-            if has_w:
-                dst_w[b + j] = src_w[a + j]
+            for c in range(nv):
+                dst_v[b + j, c] = src_v[a + j, c]
 
 
-def postings_append(pool_slots, pool_weights, starts, lengths, keys, slots, weights):
-    """In place: append slot ``slots[i]`` (weight ``weights[i]``) to key ``keys[i]``'s region, in order.
+def postings_append(pool_slots, pool_values, starts, lengths, keys, slots, values):
+    """In place: append slot ``slots[i]`` (with row ``values[i]``) to key ``keys[i]``'s region, in order.
 
     The caller guarantees capacity: every region may grow into the space after
-    it.  pool_weights / weights are empty arrays when the pool has no weights.
+    it.  pool_values (P, V) and values (len(keys), V) share a dtype; V may be 0.
     """
-    has_w = _check_pool(pool_slots, pool_weights, starts, lengths)
+    _check_pool(pool_slots, pool_values, starts, lengths)
     keys = _arr(keys, np.int64, "keys")
     slots = _arr(slots, np.int64, "slots")
-    weights = _arr(weights, np.float32, "weights")
-    if keys.shape != slots.shape or (has_w and weights.shape != keys.shape):
-        raise ValueError("keys, slots (and weights) must have the same length")
-    _append_kernel(pool_slots, pool_weights, has_w, starts, lengths, keys, slots, weights)
+    if not isinstance(values, np.ndarray) or values.ndim != 2:
+        raise TypeError("values must be a 2-D numpy array (one row per entry)")
+    values = np.ascontiguousarray(values, dtype=pool_values.dtype)
+    if keys.shape != slots.shape or values.shape != (len(keys), pool_values.shape[1]):
+        raise ValueError(f"keys, slots and values must have {len(keys)} entries, values {pool_values.shape[1]} columns")
+    _append_kernel(pool_slots, pool_values, starts, lengths, keys, slots, values)
 
 
-def postings_remove(pool_slots, pool_weights, starts, lengths, keys, slots):
+def postings_remove(pool_slots, pool_values, starts, lengths, keys, slots):
     """In place: remove the first entry equal to ``slots[i]`` from key ``keys[i]``'s region,
     shifting the entries after it down by one (order is kept).  Returns how many pairs
     were not found."""
-    has_w = _check_pool(pool_slots, pool_weights, starts, lengths)
+    _check_pool(pool_slots, pool_values, starts, lengths)
     keys = _arr(keys, np.int64, "keys")
     slots = _arr(slots, np.int64, "slots")
     if keys.shape != slots.shape:
         raise ValueError("keys and slots must have the same length")
-    return int(_remove_kernel(pool_slots, pool_weights, has_w, starts, lengths, keys, slots))
+    return int(_remove_kernel(pool_slots, pool_values, starts, lengths, keys, slots))
 
 
-def sort_regions(pool_slots, pool_weights, starts, lengths, keys):
-    """In place: sort the regions of ``keys`` by slot (stable), weights moving alongside."""
-    has_w = _check_pool(pool_slots, pool_weights, starts, lengths)
-    _sort_regions_kernel(pool_slots, pool_weights, has_w, starts, lengths, _arr(keys, np.int64, "keys"))
+def sort_regions(pool_slots, pool_values, starts, lengths, keys):
+    """In place: sort the regions of ``keys`` by slot (stable), value rows moving alongside."""
+    _check_pool(pool_slots, pool_values, starts, lengths)
+    _sort_regions_kernel(pool_slots, pool_values, starts, lengths, _arr(keys, np.int64, "keys"))
 
 
-def copy_regions(src_slots, src_weights, dst_slots, dst_weights, src_starts, lengths, dst_starts):
+def copy_regions(src_slots, src_values, dst_slots, dst_values, src_starts, lengths, dst_starts):
     """Copy region i (``lengths[i]`` entries from ``src_starts[i]``) to ``dst_starts[i]``.
 
     Source and destination may be the same pool when regions do not overlap.
     """
-    for name, a, dt in (("src_slots", src_slots, np.int32), ("dst_slots", dst_slots, np.int32),
-                        ("src_weights", src_weights, np.float32), ("dst_weights", dst_weights, np.float32)):
-        _check_inplace(a, dt, name)
-    has_w = dst_weights.size > 0
+    _check_inplace(src_slots, np.int32, "src_slots")
+    _check_inplace(dst_slots, np.int32, "dst_slots")
+    _check_values(src_values, src_slots, "src_values")
+    _check_values(dst_values, dst_slots, "dst_values")
+    if src_values.dtype != dst_values.dtype or src_values.shape[1] != dst_values.shape[1]:
+        raise ValueError("src_values and dst_values must share dtype and width")
     src_starts = _arr(src_starts, np.int64, "src_starts")
     lengths = _arr(lengths, np.int64, "lengths")
     dst_starts = _arr(dst_starts, np.int64, "dst_starts")
-    _copy_regions_kernel(src_slots, src_weights, dst_slots, dst_weights, has_w, src_starts, lengths, dst_starts)
+    _copy_regions_kernel(src_slots, src_values, dst_slots, dst_values, src_starts, lengths, dst_starts)
 
 
 # --------------------------------------------------------------------------- checks
@@ -314,12 +326,19 @@ def _check_inplace(a, dtype, name):
         raise ValueError(f"{name} is read-only but is updated in place")
 
 
-def _check_pool(pool_slots, pool_weights, starts, lengths):
+def _check_values(v, pool_slots, name):
+    if not isinstance(v, np.ndarray) or v.ndim != 2 or not v.flags.c_contiguous:
+        raise TypeError(f"{name} must be a C-contiguous 2-D array (pool entries, values per entry)")
+    if v.dtype not in (np.float32, np.uint8):
+        raise TypeError(f"{name} must be float32 or uint8, got {v.dtype}")
+    if not v.flags.writeable:
+        raise ValueError(f"{name} is read-only but is updated in place")
+    if v.shape[1] and len(v) != len(pool_slots):
+        raise ValueError(f"{name} has {len(v)} rows, the pool {len(pool_slots)} entries")
+
+
+def _check_pool(pool_slots, pool_values, starts, lengths):
     _check_inplace(pool_slots, np.int32, "pool_slots")
-    _check_inplace(pool_weights, np.float32, "pool_weights")
+    _check_values(pool_values, pool_slots, "pool_values")
     _check_inplace(starts, np.int64, "starts")
     _check_inplace(lengths, np.int64, "lengths")
-    has_w = pool_weights.size > 0
-    if has_w and pool_weights.shape != pool_slots.shape:
-        raise ValueError(f"pool_weights has shape {pool_weights.shape}, pool_slots {pool_slots.shape}")
-    return has_w

@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+import native
+
 import vecstore
 from vecstore import BinaryQuantization, CollectionConfig, IVFConfig, SparseQuantization
 from vecstore.engine.codecs.binary import BinaryCodec
@@ -26,6 +28,15 @@ def check_lists(col):
     assert sorted(listed.tolist()) == live.tolist()
     for l in range(seg.ivf.nlist):
         assert (seg.list_of[seg.lists.region(l)] == l).all()
+    # each listed entry carries its point's code: the encoding of its stored vector
+    if not seg.code_bytes:
+        return  # sparse codes live in their own postings
+    slots = np.flatnonzero(seg.alive[: seg.n])
+    vectors = col.get(seg.ids[slots], with_payloads=False).vectors
+    want = seg.codec.encode(col._prepare(vectors, "vector"))
+    np.testing.assert_array_equal(seg.take_codes(slots), want)
+    got = seg.lists.rows_of(seg.list_of[slots], slots)
+    assert not got[:, seg.code_bytes :].any()  # the padding to whole words stays zero
 
 
 def test_ivf_config_validation_and_round_trip():
@@ -81,22 +92,33 @@ def test_recall_grows_with_nprobe_and_default_floor(db):
 
 
 def test_scan_visits_only_the_probed_lists(engine_db, data, monkeypatch):
-    col = engine_db.create_collection("c", dim=128, quantization=BinaryQuantization(train_size=1000),
+    """The asymmetric scan reads the probed lists in place; Hamming scoring
+    scans a copy of their rows. Either way nothing else is scanned."""
+    asym = engine_db.create_collection("a", dim=128, quantization=BinaryQuantization(train_size=1000),
+                                       ivf=IVFConfig(nlist=32, nprobe=2, train_size=4000))
+    ham = engine_db.create_collection("h", dim=128, quantization=BinaryQuantization(train_size=1000, scoring="hamming"),
                                       ivf=IVFConfig(nlist=32, nprobe=2, train_size=4000))
-    col.upsert(data.ids, data.xb)
-    seen = []
-    real = BinaryCodec.search
+    for col in (asym, ham):
+        col.upsert(data.ids, data.xb)
+    in_place, copied = [], []
+    real_regions, real_search = native.bitplane_estimate_topk_regions, BinaryCodec.search
 
-    def spy(self, codes, alive, q, n_cand):
-        seen.append(len(alive))  # rows scanned (codes may be blocks of rows)
-        return real(self, codes, alive, q, n_cand)
+    def spy_regions(pool, slots, starts, lengths, lists, *args):
+        in_place.append(int(lengths[lists].sum()))
+        return real_regions(pool, slots, starts, lengths, lists, *args)
 
-    monkeypatch.setattr(BinaryCodec, "search", spy)
-    col.search(data.xq[:10], k=10)
-    seg = col._seg
-    probes = seg.ivf.probe(col._prepare(data.xq[:10], "query"), 2)
-    assert seen == [int(seg.lists.lengths[p].sum()) for p in probes]
-    assert max(seen) < len(data.ids) // 4
+    def spy_search(self, codes, alive, q, n_cand):
+        copied.append(len(alive))  # rows scanned
+        return real_search(self, codes, alive, q, n_cand)
+
+    monkeypatch.setattr(native, "bitplane_estimate_topk_regions", spy_regions)
+    monkeypatch.setattr(BinaryCodec, "search", spy_search)
+    for col, seen in ((asym, in_place), (ham, copied)):
+        col.search(data.xq[:10], k=10)
+        seg = col._seg
+        probes = seg.ivf.probe(col._prepare(data.xq[:10], "query"), 2)
+        assert seen == [int(seg.lists.lengths[p].sum()) for p in probes]
+        assert max(seen) < len(data.ids) // 4
 
 
 @pytest.mark.parametrize("metric", ["dot", "l2"])

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from native.ivf import gather_lists
+from native.ivf import gather_regions, pool_positions
 from native.reference_sparse import (
     copy_regions_ref,
-    gather_lists_ref,
+    gather_regions_ref,
+    pool_positions_ref,
     overlap_topk_ref,
     postings_append_ref,
     postings_remove_ref,
@@ -91,71 +92,102 @@ def test_overlap_topk_rejects_bad_queries():
         overlap_topk(*base, np.array([0], np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.ones(1, np.uint8), 0)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
+def _random_values(rng, rows, kind):
+    """Per-entry rows moved with the pool: none, one float32 weight, or uint8 codes."""
+    if kind == "none":
+        return np.zeros((rows, 0), np.float32)
+    if kind == "weights":
+        return rng.uniform(0.1, 3, (rows, 1)).astype(np.float32)
+    return rng.integers(0, 256, (rows, 13), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("kind", ["none", "weights", "codes"])
 @pytest.mark.parametrize("seed", range(5))
-def test_pool_upkeep_matches_reference(seed, weighted):
+def test_pool_upkeep_matches_reference(seed, kind):
     rng = np.random.default_rng(100 + seed)
     n_keys = int(rng.integers(1, 30))
-    pool, pw, starts, lengths = random_pool(rng, n_keys, 200, 10, weighted, slack=6)
-    ref = [pool.copy(), pw.copy(), starts.copy(), lengths.copy()]
+    pool, _, starts, lengths = random_pool(rng, n_keys, 200, 10, False, slack=6)
+    pv = _random_values(rng, len(pool), kind)
+    ref = [pool.copy(), pv.copy(), starts.copy(), lengths.copy()]
     # append up to the slack of each key
     keys = np.repeat(np.arange(n_keys), rng.integers(0, 7, n_keys)).astype(np.int64)
     rng.shuffle(keys)
     slots = rng.integers(200, 400, len(keys)).astype(np.int64)
-    w = rng.uniform(0.1, 1, len(keys)).astype(np.float32) if weighted else np.zeros(0, np.float32)
-    postings_append(pool, pw, starts, lengths, keys, slots, w)
-    postings_append_ref(*ref, keys, slots, w)
-    for a, b in zip((pool, pw, starts, lengths), ref):
+    v = _random_values(rng, len(keys), kind)
+    postings_append(pool, pv, starts, lengths, keys, slots, v)
+    postings_append_ref(*ref, keys, slots, v)
+    for a, b in zip((pool, pv, starts, lengths), ref):
         np.testing.assert_array_equal(a, b)
-    # sort some regions (duplicated slots keep their weights' order: stable)
+    # sort some regions (duplicated slots keep their rows' order: stable)
     some = rng.permutation(n_keys)[: max(1, n_keys // 2)].astype(np.int64)
-    sort_regions(pool, pw, starts, lengths, some)
+    sort_regions(pool, pv, starts, lengths, some)
     sort_regions_ref(*ref, some)
-    for a, b in zip((pool, pw, starts, lengths), ref):
+    for a, b in zip((pool, pv, starts, lengths), ref):
         np.testing.assert_array_equal(a, b)
     # remove present pairs, absent pairs and a pair twice
     present = [(d, int(pool[starts[d] + j])) for d in range(n_keys) for j in range(lengths[d]) if rng.random() < 0.4]
     pairs = present + [(0, 10_000), present[0] if present else (0, 1)]
     rk = np.array([p[0] for p in pairs], np.int64)
     rs = np.array([p[1] for p in pairs], np.int64)
-    assert postings_remove(pool, pw, starts, lengths, rk, rs) == postings_remove_ref(*ref, rk, rs)
-    for a, b in zip((pool, pw, starts, lengths), ref):
+    assert postings_remove(pool, pv, starts, lengths, rk, rs) == postings_remove_ref(*ref, rk, rs)
+    for a, b in zip((pool, pv, starts, lengths), ref):
         np.testing.assert_array_equal(a, b)
     # move every region to a fresh pool in reverse order
     total = int(lengths.sum())
     dst_starts = (total - np.cumsum(lengths)).astype(np.int64)
     dst = np.full(total, -1, np.int32)
-    dw = np.zeros(total if weighted else 0, np.float32)
-    dst_ref, dw_ref = dst.copy(), dw.copy()
-    copy_regions(pool, pw, dst, dw, starts, lengths, dst_starts)
-    copy_regions_ref(ref[0], ref[1], dst_ref, dw_ref, ref[2], ref[3], dst_starts)
+    dv = np.zeros((total if pv.shape[1] else 0, pv.shape[1]), pv.dtype)
+    dst_ref, dv_ref = dst.copy(), dv.copy()
+    copy_regions(pool, pv, dst, dv, starts, lengths, dst_starts)
+    copy_regions_ref(ref[0], ref[1], dst_ref, dv_ref, ref[2], ref[3], dst_starts)
     np.testing.assert_array_equal(dst, dst_ref)
-    np.testing.assert_array_equal(dw, dw_ref)
+    np.testing.assert_array_equal(dv, dv_ref)
 
 
 def test_pool_upkeep_refuses_read_only_or_wrong_dtype():
     pool = np.zeros(4, np.int32)
     pool.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
-        postings_remove(pool, np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+        postings_remove(pool, np.zeros((0, 0), np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
                         np.zeros(0, np.int64), np.zeros(0, np.int64))
     with pytest.raises(TypeError, match="int32"):
-        postings_remove(np.zeros(4, np.int64), np.zeros(0, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+        postings_remove(np.zeros(4, np.int64), np.zeros((0, 0), np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                        np.zeros(0, np.int64), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="rows"):
+        postings_remove(np.zeros(4, np.int32), np.zeros((3, 2), np.uint8), np.zeros(1, np.int64), np.zeros(1, np.int64),
                         np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_gather_lists_matches_reference(seed):
+def test_gather_regions_matches_reference(seed):
     rng = np.random.default_rng(200 + seed)
     nlist, n = int(rng.integers(1, 20)), int(rng.integers(1, 500))
     pool, _, starts, lengths = random_pool(rng, nlist, n, 30, False)
-    codes = rng.integers(0, 256, (n, int(rng.integers(0, 50))), dtype=np.uint8)
-    codes.flags.writeable = False
+    rows = rng.integers(0, 256, (len(pool), int(rng.integers(0, 50))), dtype=np.uint8)
+    rows.flags.writeable = False
     for lists in (np.arange(nlist), rng.permutation(nlist)[: max(1, nlist // 3)], np.zeros(0, np.int64)):
-        got = gather_lists(pool, starts, lengths, lists.astype(np.int64), codes)
-        want = gather_lists_ref(pool, starts, lengths, lists, codes)
+        got = gather_regions(pool, rows, starts, lengths, lists.astype(np.int64))
+        want = gather_regions_ref(pool, rows, starts, lengths, lists)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1].reshape(got[1].shape))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pool_positions_match_reference(seed):
+    rng = np.random.default_rng(300 + seed)
+    nlist = int(rng.integers(1, 20))
+    pool, _, starts, lengths = random_pool(rng, nlist, 400, 30, False)
+    for d in range(nlist):  # the engine keeps regions sorted by slot
+        pool[starts[d] : starts[d] + lengths[d]].sort()
+    keys = rng.integers(0, nlist, 300).astype(np.int64)
+    slots = rng.integers(0, 400, 300).astype(np.int64)
+    present = [(d, int(pool[starts[d] + j])) for d in range(nlist) for j in range(lengths[d])]
+    if present:
+        keys = np.concatenate([keys, [p[0] for p in present]]).astype(np.int64)
+        slots = np.concatenate([slots, [p[1] for p in present]]).astype(np.int64)
+    got = pool_positions(pool, starts, lengths, keys, slots)
+    np.testing.assert_array_equal(got, pool_positions_ref(pool, starts, lengths, keys, slots))
+    assert (got[len(keys) - len(present):] >= 0).all()
 
 
 @pytest.mark.parametrize("seed", range(4))

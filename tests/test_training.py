@@ -28,7 +28,7 @@ def check_codes_match_lmdb(col):
     live = np.flatnonzero(seg.alive[: seg.n])
     x, found = col._read_vectors(seg.ids[live])
     assert found.all()
-    np.testing.assert_array_equal(seg.codes.take(live), seg.codec.encode(col._prepare(x, "v")))
+    np.testing.assert_array_equal(seg.take_codes(live), seg.codec.encode(col._prepare(x, "v")))
 
 
 class Gate:

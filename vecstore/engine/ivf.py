@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from native.ivf import probe_lists
+
 _BLOCK = 16_384  # rows per BLAS block: bounds the (rows, nlist) score matrix
+_KERNEL_QUERIES = 4  # up to this many queries probe through the float16 kernel, more through BLAS
+_F16_LIMIT = 60_000.0  # centroids beyond float16's range probe through BLAS only
 KMEANS_SEED = 1234
 KMEANS_ITERATIONS = 20
 
@@ -20,6 +24,14 @@ class IVF:
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
         self.metric = metric
         self._half_sq = 0.5 * (self.centroids * self.centroids).sum(axis=1)
+        # a float16 copy for single-query probes: half the bytes to read per query
+        fits = len(self.centroids) and float(np.abs(self.centroids).max()) < _F16_LIMIT
+        self._c16 = self.centroids.astype(np.float16).view(np.uint16) if fits else None
+        self._bias = -self._half_sq if metric == "l2" else None
+
+    @property
+    def nbytes(self) -> int:
+        return self.centroids.nbytes + (self._c16.nbytes if self._c16 is not None else 0)
 
     @property
     def nlist(self) -> int:
@@ -63,6 +75,8 @@ class IVF:
     def probe(self, q: np.ndarray, nprobe: int) -> np.ndarray:
         """The nprobe best lists of every query, best first: int64 (nq, nprobe)."""
         nprobe = min(nprobe, self.nlist)
+        if self._c16 is not None and len(q) <= _KERNEL_QUERIES and nprobe < self.nlist:
+            return np.stack([probe_lists(self._c16, x, nprobe, self._bias) for x in q]) if len(q) else np.zeros((0, nprobe), np.int64)
         s = self._scores(q)
         if nprobe < self.nlist:
             part = np.argpartition(-s, nprobe - 1, axis=1)[:, :nprobe]

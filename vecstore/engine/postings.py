@@ -1,7 +1,9 @@
 """Slot lists per key, in one pool, updated in place: the RAM inverted index.
 
-Used twice: the postings of a sparse codec (key = sparse dimension) and the
-lists of an IVF partition (key = list number). Key d owns the region
+Used twice: the postings of a sparse codec (key = sparse dimension, each
+entry optionally weighted) and the lists of an IVF partition (key = list
+number, each entry carrying its point's code, so that a list's codes are
+contiguous). Key d owns the region
 slots[starts[d] : starts[d] + lengths[d]] with room for caps[d] entries. A
 region that outgrows its room moves to the end of the pool with 1.5x the room
 it needs, leaving a hole; when holes pass a quarter of the pool, the pool
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from native.ivf import pool_positions
 from native.sparse import copy_regions, postings_append, postings_remove, sort_regions
 
 from ..errors import InternalError
@@ -25,11 +28,16 @@ _MIN_COMPACT = 1 << 16  # never compact a pool smaller than this
 
 
 class Postings:
-    def __init__(self, n_keys: int, weighted: bool = False) -> None:
+    def __init__(self, n_keys: int, weighted: bool = False, row_bytes: int = 0) -> None:
+        """weighted: a float32 weight per entry; row_bytes: a uint8 row per entry."""
+        if weighted and row_bytes:
+            raise InternalError("a posting pool carries weights or rows, not both")
         self.n_keys = n_keys
         self.weighted = weighted
+        self.row_bytes = row_bytes
         self.slots = np.zeros(0, np.int32)
-        self.weights = np.zeros(0, np.float32)
+        # what moves with each entry: (P, 1) weights, (P, row_bytes) rows, or (0, 0)
+        self.values = np.zeros((0, 1), np.float32) if weighted else np.zeros((0, row_bytes), np.uint8)
         self.starts = np.zeros(n_keys, np.int64)
         self.lengths = np.zeros(n_keys, np.int64)
         self.caps = np.zeros(n_keys, np.int64)
@@ -37,19 +45,34 @@ class Postings:
         self.entries = 0
 
     @classmethod
-    def build(cls, n_keys: int, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None) -> "Postings":
+    def build(
+        cls, n_keys: int, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
+    ) -> "Postings":
         """A pool sized to its contents (plus the compaction slack)."""
-        p = cls(n_keys, weighted=weights is not None)
+        p = cls(n_keys, weighted=weights is not None, row_bytes=0 if rows is None else rows.shape[1])
         keys = np.asarray(keys, np.int64)
         p.caps = _room(np.bincount(keys, minlength=n_keys).astype(np.int64))
         p.starts = np.cumsum(p.caps) - p.caps
         p._reserve(int(p.caps.sum()), exact=True)
         p.top = int(p.caps.sum())
-        p.add(keys, slots, weights)
+        p.add(keys, slots, weights, rows)
         return p
 
+    @property
+    def weights(self) -> np.ndarray:
+        """float32 (P,): each entry's weight (empty when unweighted)."""
+        return self.values[:, 0] if self.weighted else np.zeros(0, np.float32)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """uint8 (P, row_bytes): each entry's row (IVF: the point's code)."""
+        return self.values
+
     # -- updates ------------------------------------------------------------------
-    def add(self, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None) -> None:
+    def add(
+        self, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None, rows: np.ndarray | None = None
+    ) -> None:
         keys = np.asarray(keys, np.int64)
         if not len(keys):
             return
@@ -67,19 +90,31 @@ class Postings:
         slots = np.asarray(slots, np.int64)
         order = np.argsort(slots, kind="stable")
         keys, slots = keys[order], slots[order]
-        w = np.asarray(weights, np.float32)[order] if self.weighted else np.zeros(0, np.float32)
-        postings_append(self.slots, self.weights, self.starts, self.lengths, keys, slots, w)
-        sort_regions(self.slots, self.weights, self.starts, self.lengths, np.flatnonzero(counts))
+        postings_append(self.slots, self.values, self.starts, self.lengths, keys, slots,
+                        self._entry_values(order, weights, rows))
+        sort_regions(self.slots, self.values, self.starts, self.lengths, np.flatnonzero(counts))
         self.entries += len(keys)
         holes = self.top - int(self.caps.sum())
         if self.top > _MIN_COMPACT and holes > self.top // 4:
             self.compact()
 
+    def _entry_values(self, order: np.ndarray, weights: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray:
+        """The rows of `values` that go with new entries, in `order`."""
+        if self.weighted:
+            if weights is None:
+                raise InternalError("a weighted posting pool needs a weight per entry")
+            return np.asarray(weights, np.float32)[order].reshape(-1, 1)
+        if self.row_bytes:
+            if rows is None or rows.shape[1:] != (self.row_bytes,):
+                raise InternalError(f"this posting pool needs a {self.row_bytes}-byte row per entry")
+            return np.asarray(rows, np.uint8)[order]
+        return np.zeros((len(order), 0), np.uint8)
+
     def remove(self, keys: np.ndarray, slots: np.ndarray) -> None:
         keys = np.asarray(keys, np.int64)
         if not len(keys):
             return
-        missing = postings_remove(self.slots, self.weights, self.starts, self.lengths, keys, np.asarray(slots, np.int64))
+        missing = postings_remove(self.slots, self.values, self.starts, self.lengths, keys, np.asarray(slots, np.int64))
         if missing:
             raise InternalError(f"{missing} posting entries to remove were not found: RAM index out of step")
         self.entries -= len(keys)
@@ -90,7 +125,7 @@ class Postings:
         """Give `keys` new regions of `rooms` entries at the end of the pool."""
         dst = self.top + np.cumsum(rooms) - rooms
         self._reserve(self.top + int(rooms.sum()))
-        copy_regions(self.slots, self.weights, self.slots, self.weights, self.starts[keys], self.lengths[keys], dst)
+        copy_regions(self.slots, self.values, self.slots, self.values, self.starts[keys], self.lengths[keys], dst)
         self.starts[keys] = dst
         self.caps[keys] = rooms
         self.top += int(rooms.sum())
@@ -103,10 +138,10 @@ class Postings:
         slots = np.zeros(size, np.int32)
         slots[: self.top] = self.slots[: self.top]
         self.slots = slots
-        if self.weighted:
-            weights = np.zeros(size, np.float32)
-            weights[: self.top] = self.weights[: self.top]
-            self.weights = weights
+        if self.values.shape[1]:
+            values = np.zeros((size, self.values.shape[1]), self.values.dtype)
+            values[: self.top] = self.values[: self.top]
+            self.values = values
 
     def compact(self) -> None:
         """Rewrite the pool without holes, each region keeping 1/8 spare room."""
@@ -114,9 +149,9 @@ class Postings:
         dst = np.cumsum(rooms) - rooms
         size = int(rooms.sum())
         slots = np.zeros(size, np.int32)
-        weights = np.zeros(size if self.weighted else 0, np.float32)
-        copy_regions(self.slots, self.weights, slots, weights, self.starts, self.lengths, dst)
-        self.slots, self.weights = slots, weights
+        values = np.zeros((size if self.values.shape[1] else 0, self.values.shape[1]), self.values.dtype)
+        copy_regions(self.slots, self.values, slots, values, self.starts, self.lengths, dst)
+        self.slots, self.values = slots, values
         self.starts, self.caps, self.top = dst.astype(np.int64), rooms, size
 
     # -- reads ---------------------------------------------------------------------
@@ -124,8 +159,17 @@ class Postings:
         lo = self.starts[key]
         return self.slots[lo : lo + self.lengths[key]]
 
+    def rows_of(self, keys: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Copies of the rows of entries (keys[i], slots[i]), which must all be present."""
+        at = pool_positions(self.slots, self.starts, self.lengths, np.asarray(keys, np.int64), np.asarray(slots, np.int64))
+        if (at < 0).any():
+            raise InternalError("a posting entry looked up is missing: RAM index out of step")
+        if not self.values.shape[1]:  # no rows kept (the pool array is empty)
+            return np.zeros((len(at), 0), self.values.dtype)
+        return self.values[at]
+
     def nbytes(self) -> int:
-        return self.slots.nbytes + self.weights.nbytes + self.starts.nbytes + self.lengths.nbytes + self.caps.nbytes
+        return self.slots.nbytes + self.values.nbytes + self.starts.nbytes + self.lengths.nbytes + self.caps.nbytes
 
 
 def _room(lengths: np.ndarray) -> np.ndarray:

@@ -8,8 +8,9 @@ Slots freed by deletes are reused. This is derived state: it mirrors the
 CHUNK slots, written in the same transaction as the vectors they encode.
 
 With a trained IVF, `list_of[slot]` is the point's list (-1 for a free slot)
-and `lists` holds the live slots of each list, so a search visits only the
-lists it probes. With a sparse codec, `postings` holds the live slots of each
+and `lists` holds the live slots of each list together with their codes, so a
+search reads only the lists it probes, each as one contiguous run; the
+slot-indexed `codes` table is then empty, not a second copy. With a sparse codec, `postings` holds the live slots of each
 sparse dimension (the codes themselves; `codes` rows are then empty).
 
 Readers take `lock.shared()` while they scan and map slots to ids; the writer
@@ -29,7 +30,7 @@ from .postings import Postings
 from .rwlock import RWLock
 from .sparse_rows import SparseRows
 
-__all__ = ["CHUNK", "Segment", "SlotPlan", "SparseChange", "uses_postings"]
+__all__ = ["CHUNK", "Segment", "SlotPlan", "SparseChange", "list_row_bytes", "uses_postings"]
 
 
 @dataclass
@@ -56,9 +57,24 @@ def uses_postings(codec: Codec) -> bool:
 def block_words(codec: Codec, ivf: IVF | None) -> int:
     """Words of each code kept in the blocked layout (0: rows; see code_table).
 
-    Not with IVF: a search there gathers the rows of a few lists, and a
-    blocked row spans one cache line per word where a plain row spans one or two."""
+    Not with IVF: there the lists hold the codes, row by row, and the slot
+    table is empty."""
     return int(getattr(codec, "block_words", 0)) if codec.trained and ivf is None else 0
+
+
+def list_row_bytes(code_bytes: int) -> int:
+    """A code's row in the IVF lists, padded to whole uint64 words so a
+    kernel can read the lists' rows as words."""
+    return -(-code_bytes // 8) * 8
+
+
+def _padded(codes: np.ndarray) -> np.ndarray:
+    width = list_row_bytes(codes.shape[1])
+    if width == codes.shape[1]:
+        return codes
+    out = np.zeros((len(codes), width), np.uint8)
+    out[:, : codes.shape[1]] = codes
+    return out
 
 
 class Segment:
@@ -73,12 +89,15 @@ class Segment:
         self.n = 0  # high-water mark: slots [0, n) have been used
         self.count = 0  # live points
         self.free: list[int] = []
-        self.lists = Postings(ivf.nlist) if ivf is not None else None
+        self.lists = Postings(ivf.nlist, row_bytes=list_row_bytes(self.code_bytes)) if ivf is not None else None
         self.postings = codec.new_postings() if uses_postings(codec) else None
         self._alloc(capacity)
 
     def _alloc(self, capacity: int, codes: CodeTable | None = None) -> None:
-        self.codes = codes if codes is not None else CodeTable(capacity, self.code_bytes, block_words(self.codec, self.ivf))
+        if codes is None:
+            width = 0 if self.ivf is not None else self.code_bytes  # with IVF the lists hold the codes
+            codes = CodeTable(capacity, width, block_words(self.codec, self.ivf))
+        self.codes = codes
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
         self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
@@ -93,7 +112,7 @@ class Segment:
             if index is not None:
                 total += index.nbytes()
         if self.ivf is not None:
-            total += self.ivf.centroids.nbytes
+            total += self.ivf.nbytes
         aux = getattr(self.codec, "aux_nbytes", None)
         return total + (aux() if aux is not None else 0)
 
@@ -114,10 +133,20 @@ class Segment:
         top = min(hi, self.capacity)
         if top > lo:
             ids[: top - lo] = self.ids[lo:top]
-            codes[: top - lo] = self.codes.rows(lo, top)
-            if self.ivf is not None:
+            if self.ivf is None:
+                codes[: top - lo] = self.codes.rows(lo, top)
+            else:
                 lists[: top - lo] = self.list_of[lo:top]
+                listed = np.flatnonzero(lists >= 0)
+                codes[listed] = self.take_codes(lo + listed)
         return ids, codes, lists
+
+    def take_codes(self, slots: np.ndarray) -> np.ndarray:
+        """Copies of the codes (len(slots), code_bytes) of live slots, wherever they are kept."""
+        slots = np.asarray(slots, np.int64)
+        if self.lists is None:
+            return self.codes.take(slots)
+        return self.lists.rows_of(self.list_of[slots], slots)[:, : self.code_bytes]
 
     def _ensure_capacity(self, needed: int) -> None:
         if needed <= self.capacity:
@@ -155,13 +184,13 @@ class Segment:
                     del self.free[len(self.free) - plan.from_free :]
                 self.n = plan.new_high
                 self.count += len(plan.slots)
-            if codes is not None:
+            if codes is not None and self.lists is None:
                 self.codes.put(slots, codes)
             self.ids[slots] = ids
             self.alive[slots] = 1
             if self.lists is not None and lists is not None:
                 self._unlist(slots)
-                self.lists.add(lists, slots)
+                self.lists.add(lists, slots, rows=None if codes is None else _padded(codes))
                 self.list_of[slots] = lists
             if self.postings is not None:
                 if sparse_old is not None:
@@ -180,9 +209,10 @@ class Segment:
         with self.lock.exclusive():
             self.alive[slots] = 0
             self.ids[slots] = -1
-            self.codes.zero(slots)
             if self.lists is not None:
                 self._unlist(slots)
+            else:
+                self.codes.zero(slots)
             if self.postings is not None and sparse_old is not None:
                 keys, at, _ = sparse_old.rows.pairs(sparse_old.slots)
                 self.postings.remove(keys, at)
@@ -204,19 +234,21 @@ class Segment:
         With an ivf, list_of gives every slot's list; with a postings codec,
         postings is its complete index over these slots."""
         n = len(ids)
+        code_bytes = codes.shape[1]
         alive = (ids >= 0).astype(np.uint8)
         free = [int(s) for s in np.flatnonzero(ids < 0)]
         if ivf is not None:
             list_of = np.ascontiguousarray(list_of, dtype=np.int32)
             live = np.flatnonzero(list_of >= 0)
-            lists = Postings.build(ivf.nlist, list_of[live], live)
+            lists = Postings.build(ivf.nlist, list_of[live], live, rows=_padded(codes[live]))
+            codes = codes[:, :0]  # the lists hold them
         else:
             list_of, lists = np.zeros(0, np.int32), None
         if uses_postings(codec) and postings is None:
             postings = codec.new_postings()
         with self.lock.exclusive():
             self.codec, self.ivf = codec, ivf
-            self.code_bytes = codes.shape[1]
+            self.code_bytes = code_bytes
             self.codes = CodeTable.from_rows(codes, block_words(codec, ivf))
             self.ids, self.alive = ids, alive
             self.list_of, self.lists = list_of, lists

@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 from typing import ClassVar
 
+from typing import Any
+
 import numpy as np
 
 from ...config import QuantizationConfig
@@ -68,6 +70,15 @@ class Codec:
         estimates in the metric's space (exact when `exact`).
         """
         raise NotImplementedError
+
+    def search_lists(
+        self, lists: Any, probe: np.ndarray, alive: np.ndarray, q: np.ndarray, n_cand: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """One query (q (1, dim)) over the IVF lists `probe`, read in place from
+        the lists' pool (`Postings` whose rows are the codes, padded to whole
+        words): (slots int64 (n_cand,), scores float32 (n_cand,)), or None when
+        this codec cannot, and the engine copies the lists' rows for `search`."""
+        return None
 
 
 def state_to_bytes(state: dict[str, np.ndarray]) -> bytes:

@@ -1,0 +1,113 @@
+"""IVF kernels against plain-numpy references: the in-place list scan and the probe."""
+import numpy as np
+import pytest
+
+import native
+from native import reference as ref
+from native.ivf import probe_lists
+
+
+def pool_of(rng, nlist, n, words=6):
+    """A pool with gaps between lists, regions sorted by slot; row p = code of entry p:
+    `words` sign words, then a word whose low 32 bits are two float16 factors."""
+    lengths = rng.integers(0, 2 * n // max(nlist, 1) + 2, nlist).astype(np.int64)
+    caps = lengths + rng.integers(0, 4, nlist)
+    starts = (np.cumsum(caps) - caps).astype(np.int64)
+    size = int(caps.sum())
+    slots = np.full(size, 2**31 - 1, np.int32)  # garbage outside the regions
+    pool = rng.integers(0, 2**63, (size, words + 1), dtype=np.uint64)
+    free = rng.permutation(max(n, int(lengths.sum())))
+    used = 0
+    for l in range(nlist):
+        slots[starts[l] : starts[l] + lengths[l]] = np.sort(free[used : used + lengths[l]])
+        used += lengths[l]
+    factors = rng.uniform(-2, 2, (size, 2)).astype(np.float16)
+    pool[:, words] = factors.view(np.uint32).reshape(size).astype(np.uint64)
+    return pool, slots, starts, lengths, factors
+
+
+def reference_regions(pool, slots, starts, lengths, lists, planes, qa, qb, add_w, k, alive, words=6):
+    pos = np.concatenate([np.arange(starts[l], starts[l] + lengths[l]) for l in lists]) if len(lists) else np.zeros(0, int)
+    pos = pos.astype(np.int64)
+    codes = np.ascontiguousarray(pool[pos, :words])
+    factors = np.ascontiguousarray(pool[pos, words].astype(np.uint32).view(np.float16).reshape(-1, 2).T)
+    a = None if alive is None else alive[slots[pos]]
+    s, r = ref.bitplane_estimate_topk_ref(codes, planes[None], np.float32([qa]), np.float32([qb]), factors, add_w, k, a)
+    if not len(pos):
+        return s[0], np.full(k, -1, np.int64)
+    return s[0], np.where(r[0] >= 0, slots[pos][np.maximum(r[0], 0)], -1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("k", [1, 10, 75])
+def test_region_scan_matches_reference(seed, k):
+    rng = np.random.default_rng(seed)
+    nlist = int(rng.integers(1, 40))
+    pool, slots, starts, lengths, _ = pool_of(rng, nlist, int(rng.integers(0, 2000)))
+    n = int(slots[slots < 2**31 - 1].max()) + 1 if (slots < 2**31 - 1).any() else 0
+    alive = (rng.random(n) > 0.3).astype(np.uint8)
+    bits = int(rng.choice([1, 2, 4]))  # 4 takes the unrolled path, the others the loop
+    planes = native.quantize_planes(rng.standard_normal((1, 384)).astype(np.float32), bits)[0]
+    qa, qb = float(rng.uniform(100, 200)), float(rng.uniform(0.5, 1.5))
+    for lists in (np.arange(nlist), rng.permutation(nlist)[: max(1, nlist // 3)], np.zeros(0, np.int64)):
+        lists = lists.astype(np.int64)
+        for a in (None, alive):
+            got = native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, lists, planes, qa, qb, 0.75, k, a)
+            want = reference_regions(pool, slots, starts, lengths, lists, planes, qa, qb, 0.75, k, a)
+            np.testing.assert_array_equal(got[1], want[1])
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+
+
+def test_region_scan_reads_the_factors_and_treats_slots_past_alive_as_dead():
+    rng = np.random.default_rng(7)
+    pool, slots, starts, lengths, factors = pool_of(rng, 3, 300)
+    pool[:, :6] = 0  # equal codes: the order comes from the factors alone
+    planes = native.quantize_planes(rng.standard_normal((1, 384)).astype(np.float32), 4)[0]
+    lists = np.arange(3, dtype=np.int64)
+    _, got = native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, lists, planes, 5000.0, 1.0, 0.0, 5)
+    pos = np.concatenate([np.arange(starts[l], starts[l] + lengths[l]) for l in lists])
+    best = pos[np.argsort(-factors[pos, 0].astype(np.float32), kind="stable")[:5]]
+    np.testing.assert_array_equal(got, slots[best])
+    short = np.ones(int(slots[pos].max()), np.uint8)  # the largest slot lies past the mask
+    _, got = native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, lists, planes, 5000.0, 1.0, 0.0,
+                                                   len(pos), short)
+    assert slots[pos].max() not in got and (got >= 0).sum() == len(pos) - 1
+
+
+def test_region_scan_refuses_bad_shapes():
+    rng = np.random.default_rng(8)
+    pool, slots, starts, lengths, _ = pool_of(rng, 3, 50)
+    planes = native.quantize_planes(rng.standard_normal((1, 384)).astype(np.float32), 4)[0]
+    with pytest.raises(ValueError, match="words"):
+        native.bitplane_estimate_topk_regions(pool[:, :6], slots, starts, lengths, np.arange(3), planes, 1, 1, 1, 5)
+    with pytest.raises(ValueError, match="lists"):
+        native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, np.array([3]), planes, 1, 1, 1, 5)
+    with pytest.raises(ValueError, match="k"):
+        native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, np.arange(3), planes, 1, 1, 1, 0)
+
+
+@pytest.mark.parametrize("metric_bias", [False, True])
+def test_probe_matches_float32_ranking(metric_bias):
+    rng = np.random.default_rng(9)
+    c = rng.standard_normal((500, 96)).astype(np.float32)
+    c16 = c.astype(np.float16)
+    bias = -0.5 * (c * c).sum(axis=1) if metric_bias else None
+    for q in rng.standard_normal((20, 96)).astype(np.float32):
+        got = probe_lists(c16.view(np.uint16), q, 12, bias)
+        # the kernel scores the float16 centroids; rank them the same way in float64
+        s = c16.astype(np.float64) @ q.astype(np.float64) + (0 if bias is None else bias)
+        want = np.argsort(-s, kind="stable")[:12]
+        assert len(got) == 12 and len(set(got)) == 12
+        # equal up to float32 summation order: compare as sets beyond near-ties
+        assert set(got[:8]) == set(want[:8]) or np.allclose(np.sort(s[got]), np.sort(s[want]), rtol=1e-5)
+        assert (np.diff(s[got]) <= 1e-4 * np.abs(s[got[:-1]]) + 1e-4).all()  # best first
+
+
+def test_probe_refuses_bad_input():
+    c16 = np.zeros((10, 8), np.uint16)
+    with pytest.raises(ValueError, match="nprobe"):
+        probe_lists(c16, np.zeros(8, np.float32), 11)
+    with pytest.raises(ValueError, match="shape"):
+        probe_lists(c16, np.zeros(7, np.float32), 3)
+    with pytest.raises(TypeError, match="float16"):
+        probe_lists(c16.astype(np.float32), np.zeros(8, np.float32), 3)
