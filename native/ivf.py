@@ -165,9 +165,9 @@ def bitplane_estimate_topk_regions(pool_words, pool_slots, starts, lengths, list
     of the entry at pool position p, w sign words and then a word whose low 32
     bits are its two float16 factors (mul, add). planes uint64 (B, w); qa, qb,
     add_w floats; alive uint8 indexed by slot (a slot past its end counts as
-    dead), or None. Returns (scores float32
-    (k,), slots int64 (k,)), best first; ties go to the entry met first (list
-    order, then slot order); padded with slot -1, score -inf.
+    dead), or None. Returns (scores float32 (k,), slots int64 (k,)), best
+    first; ties go to the entry met first (list order, then slot order);
+    padded with slot -1, score -inf.
     """
     pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
     starts = _arr1(starts, np.int64, "starts")

@@ -15,6 +15,8 @@ __all__ = [
     "copy_regions_ref",
     "gather_regions_ref",
     "pool_positions_ref",
+    "bitplane_estimate_topk_regions_ref",
+    "probe_lists_ref",
 ]
 
 
@@ -108,3 +110,31 @@ def pool_positions_ref(pool_slots, starts, lengths, keys, slots):
         if len(hits):
             out[i] = starts[d] + hits[0]
     return out
+
+
+def bitplane_estimate_topk_regions_ref(pool_words, pool_slots, starts, lengths, lists, planes, qa, qb, add_w, k,
+                                       alive=None):
+    """The lists' rows gathered in list order, then the blocked scan's reference on them."""
+    from .reference import bitplane_estimate_topk_ref
+
+    w = planes.shape[1]
+    pos = [np.arange(starts[l], starts[l] + lengths[l]) for l in lists]
+    pos = np.concatenate(pos).astype(np.int64) if pos else np.zeros(0, np.int64)
+    codes = np.ascontiguousarray(pool_words[pos, :w])
+    factors = np.ascontiguousarray(pool_words[pos, w].astype(np.uint32).view(np.float16).reshape(-1, 2).T)
+    slots = np.asarray(pool_slots, np.int64)[pos]
+    keep = None
+    if alive is not None:
+        alive = np.asarray(alive)
+        keep = np.zeros(len(slots), np.uint8)
+        inside = slots < len(alive)
+        keep[inside] = alive[slots[inside]]
+    s, r = bitplane_estimate_topk_ref(codes, planes[None], np.float32([qa]), np.float32([qb]), factors, add_w, k, keep)
+    return s[0], np.where(r[0] >= 0, slots[np.maximum(r[0], 0)] if len(slots) else -1, -1)
+
+
+def probe_lists_ref(centroids16, q, nprobe, bias=None):
+    """Rank the float16 centroids in float64; ties to the smaller list."""
+    c = np.asarray(centroids16).view(np.float16).astype(np.float64)
+    s = c @ np.asarray(q, np.float64) + (0 if bias is None else np.asarray(bias, np.float64))
+    return np.argsort(-s, kind="stable")[:nprobe]

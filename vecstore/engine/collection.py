@@ -404,9 +404,9 @@ class Collection(PayloadMethods):
                 s, sc = codec.search_postings(seg.postings, eligible, q_rows.take([i]), n_cand)
                 out_slots[i], out_scores[i] = s[0], sc[0]
                 continue
-            # a codec that can scans the lists where they lie; the others get a copy
-            # lists hold live slots only: the mask matters only under a filter (and
-            # reading it costs a cache miss per row at 1M)
+            # a codec that can scans the lists where they lie, the others a copy; lists
+            # hold live slots only, so the mask matters only under a filter (read per
+            # row, it costs a cache miss per row at 1M)
             found = codec.search_lists(lists, probes[i], alive if filtered else None, qp[i : i + 1], n_cand)
             if found is not None:
                 out_slots[i], out_scores[i] = found

@@ -11,9 +11,7 @@ negative squared distance, turned into a distance at the API boundary.
 from __future__ import annotations
 
 import io
-from typing import ClassVar
-
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
