@@ -6,6 +6,8 @@ kernels must match: result order, tie-breaking and padding.
 """
 import numpy as np
 
+from .reference_codes import topk_from_scores
+
 __all__ = [
     "hamming_distances_ref",
     "hamming_topk_ref",
@@ -150,14 +152,5 @@ def bitplane_estimate_topk_ref(codes, planes, qa, qb, factors, add_w, k, alive=N
     d = bitplane_distances_ref(codes, planes).astype(np.float32)
     f = np.asarray(factors, np.float16).astype(np.float32)
     est = f[0][None, :] * (np.float32(qa)[:, None] - np.float32(qb)[:, None] * d) + np.float32(add_w) * f[1][None, :]
-    nq, n = est.shape
-    rows = np.arange(n, dtype=np.int64)
-    keep = np.ones(n, bool) if alive is None else np.asarray(alive) != 0
-    out_s = np.full((nq, k), -np.inf, np.float32)
-    out_r = np.full((nq, k), -1, np.int64)
-    for q in range(nq):
-        sq, rq = est[q, keep], rows[keep]
-        order = np.lexsort((rq, -sq))[:k]
-        out_s[q, : order.size] = sq[order]
-        out_r[q, : order.size] = rq[order]
-    return out_s, out_r
+    # float32 estimates are exact in float64: the shared selection ranks them unchanged
+    return topk_from_scores(est, k, alive)
