@@ -58,9 +58,11 @@ class IVF:
     def _scores(self, x: np.ndarray) -> np.ndarray:
         """(n, nlist), higher is better: <x, c>, or <x, c> - |c|^2 / 2 for l2
         (the same order as -|x - c|^2, without |x|^2)."""
-        # centroids @ x.T, not x @ centroids.T: for one query that is a BLAS
-        # gemv, measured 4x faster than the gemm numpy picks for the other form
-        s = (self.centroids @ x.T).T
+        # one query: centroids @ x.T is a BLAS gemv, 4x faster than the gemm numpy
+        # picks for x @ centroids.T. Many rows: x @ centroids.T, whose rows are
+        # contiguous; the transposed gemv form made assign's argmax stride through
+        # memory (0.25 s per batch of 10,000 at 4,096 lists, 10x the contiguous one)
+        s = (self.centroids @ x.T).T if len(x) == 1 else x @ self.centroids.T
         if self.metric == "l2":
             s -= self._half_sq
         return s
