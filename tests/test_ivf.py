@@ -7,6 +7,7 @@ import native
 import vecstore
 from vecstore import BinaryQuantization, CollectionConfig, IVFConfig, SparseQuantization
 from vecstore.engine.codecs.binary import BinaryCodec
+from vecstore.engine.postings import Postings
 
 from synthetic import clustered, recall_at_k
 
@@ -216,3 +217,19 @@ def test_k_hits_whenever_k_points_qualify_even_with_one_probe(db):
     res = col.search(x[:5], k=50, filter={"t": 3})
     assert ((res.ids >= 0).sum(axis=1) == 50).all()
     assert (res.ids % 10 == 3).all()
+
+
+def test_list_pool_keeps_little_slack_while_growing():
+    """IVF lists carry a code per entry, so their pool's spare room is RAM per
+    vector: batches spread over many lists must not leave it far above the
+    entries (a slot-only pool may keep up to ~2x)."""
+    rng = np.random.default_rng(0)
+    pool = Postings(4096, row_bytes=8)
+    worst = 0.0
+    for b in range(100):
+        keys = rng.integers(0, 4096, 2000)
+        pool.add(keys, np.arange(2000 * b, 2000 * (b + 1)), rows=np.zeros((2000, 8), np.uint8))
+        if pool.entries > 100_000:  # past the smallest pool that compacts
+            worst = max(worst, len(pool.slots) / pool.entries)
+    assert 1.0 < worst <= 1.4, worst
+    assert sorted(np.concatenate([pool.region(k) for k in range(4096)]).tolist()) == list(range(200_000))

@@ -7,7 +7,8 @@ contiguous). Key d owns the region
 slots[starts[d] : starts[d] + lengths[d]] with room for caps[d] entries. A
 region that outgrows its room moves to the end of the pool with 1.5x the room
 it needs, leaving a hole; when holes pass a quarter of the pool, the pool
-is compacted. Every region stays sorted by slot, so a scan meets the slots
+is compacted. A pool whose entries carry rows (IVF codes, 14x the bytes of a
+slot) keeps less slack: 1.25x the room, compaction at an eighth. Every region stays sorted by slot, so a scan meets the slots
 of a list in the same order whatever the order of updates (ties between
 equal codes then break the same way before and after a reopen).
 
@@ -35,6 +36,10 @@ class Postings:
         self.n_keys = n_keys
         self.weighted = weighted
         self.row_bytes = row_bytes
+        # a moved region gets 1/_slack_div spare room and the arrays grow by half
+        # that; holes past 1/_hole_div of the pool trigger a compaction
+        self._slack_div = 2 if not row_bytes else 4
+        self._hole_div = 4 if not row_bytes else 8
         self.slots = np.zeros(0, np.int32)
         # what moves with each entry: (P, 1) weights, (P, row_bytes) rows, or (0, 0)
         self.values = np.zeros((0, 1), np.float32) if weighted else np.zeros((0, row_bytes), np.uint8)
@@ -82,7 +87,7 @@ class Postings:
         need = self.lengths + counts
         grow = np.flatnonzero(need > self.caps)
         if len(grow):
-            self._move(grow, np.maximum(need[grow] + need[grow] // 2, _MIN_ROOM))
+            self._move(grow, np.maximum(need[grow] + need[grow] // self._slack_div, _MIN_ROOM))
         if (need > self.caps).any():  # the kernel trusts capacity: never let it write past a region
             raise InternalError("posting pool lacks room for an append")
         # appending in slot order keeps each region sorted whenever the new
@@ -95,7 +100,7 @@ class Postings:
         sort_regions(self.slots, self.values, self.starts, self.lengths, np.flatnonzero(counts))
         self.entries += len(keys)
         holes = self.top - int(self.caps.sum())
-        if self.top > _MIN_COMPACT and holes > self.top // 4:
+        if self.top > _MIN_COMPACT and holes > self.top // self._hole_div:
             self.compact()
 
     def _entry_values(self, order: np.ndarray, weights: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray:
@@ -134,7 +139,7 @@ class Postings:
         if size <= len(self.slots):
             return
         if not exact:
-            size = max(size, len(self.slots) + len(self.slots) // 4)
+            size = max(size, len(self.slots) + len(self.slots) // (2 * self._slack_div))
         slots = np.zeros(size, np.int32)
         slots[: self.top] = self.slots[: self.top]
         self.slots = slots
