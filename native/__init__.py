@@ -17,10 +17,13 @@ Public API:
                                                 -> (scores float32 (nq, k), rows int64 (nq, k))
     bitplane_estimate_topk_regions(pool_words, pool_slots, starts, lengths, lists, planes, qa, qb, add_w, k, alive=None)
                                                 -> one query's (scores float32 (k,), slots int64 (k,)) over IVF lists
+    bitplane_estimate_search_blocks(...), bitplane_estimate_search_regions(...)
+                                                -> the binary codec's whole asymmetric search (quantize, scan, scores)
 Plain-numpy references of each live in ``native.reference``.
 """
 from .bitplane import bitplane_distances, quantize_planes
 from .blocks import (
+    bitplane_estimate_search_blocks,
     bitplane_estimate_topk_blocks,
     bitplane_topk,
     bitplane_topk_blocks,
@@ -28,7 +31,7 @@ from .blocks import (
     hamming_topk_blocks,
     to_blocks,
 )
-from .ivf import bitplane_estimate_topk_regions
+from .ivf import bitplane_estimate_search_regions, bitplane_estimate_topk_regions
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
 from .rerank import exact_scores, rerank_ids, rerank_topk
@@ -40,6 +43,8 @@ __all__ = [
     "bitplane_topk_blocks",
     "bitplane_estimate_topk_blocks",
     "bitplane_estimate_topk_regions",
+    "bitplane_estimate_search_blocks",
+    "bitplane_estimate_search_regions",
     "hamming_topk_blocks",
     "to_blocks",
     "from_blocks",

@@ -43,6 +43,47 @@ def _quantize_planes_kernel(x, bits, out, amaxes):
                     out[q, j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
+@njit(cache=True, nogil=True)
+def estimate_terms(q, mean, has_mean, bits, words):
+    """(planes uint64 (nq, bits, words), qa, qb float32 (nq,)) of the centered
+    queries q - mean: quantize_planes maps q_c to v = q_c * h / max|q_c|, and
+    <v, s> = h * d - D, so <q_c, s> = qa - qb * D (see native.blocks)."""
+    nq, d = q.shape
+    qc = np.empty((nq, d), np.float32)
+    for i in range(nq):
+        for j in range(d):
+            qc[i, j] = q[i, j] - mean[j] if has_mean else q[i, j]
+    planes = np.zeros((nq, bits, words), np.uint64)
+    amax = np.empty(nq, np.float64)
+    _quantize_planes_kernel(qc, bits, planes, amax)
+    h = ((1 << bits) - 1) / 2.0
+    qa = np.empty(nq, np.float32)
+    qb = np.empty(nq, np.float32)
+    for i in range(nq):
+        b = amax[i] / h
+        qb[i] = b
+        qa[i] = h * d * b
+    return planes, qa, qb
+
+
+@njit(cache=True, nogil=True)
+def estimate_scores(est, rows, q, mean, has_mean, mul_scale, l2):
+    """In place: est (nq, k) -> est * mul_scale + the query's own term, -inf where rows < 0.
+
+    The own term is <q, mean> (l2: 2 <q, mean> - |q|^2), which the codes' estimate leaves out."""
+    nq, k = est.shape
+    for i in range(nq):
+        qm = 0.0
+        sq = 0.0
+        for j in range(q.shape[1]):
+            if has_mean:
+                qm += np.float64(q[i, j]) * mean[j]
+            sq += np.float64(q[i, j]) * q[i, j]
+        own = np.float32(2 * qm - sq if l2 else qm)
+        for j in range(k):
+            est[i, j] = est[i, j] * mul_scale + own if rows[i, j] >= 0 else -np.inf
+
+
 def quantize_planes(x, bits, with_amax=False):
     """Bit planes uint64 (nq, bits, ceil(d / 64)) of the B-bit quantized rows of x (float32 (nq, d)).
 

@@ -102,7 +102,7 @@ def test_scan_visits_only_the_probed_lists(engine_db, data, monkeypatch):
     for col in (asym, ham):
         col.upsert(data.ids, data.xb)
     in_place, copied = [], []
-    real_regions, real_search = native.bitplane_estimate_topk_regions, BinaryCodec.search
+    real_regions, real_search = native.bitplane_estimate_search_regions, BinaryCodec.search
 
     def spy_regions(pool, slots, starts, lengths, lists, *args):
         in_place.append(int(lengths[lists].sum()))
@@ -112,7 +112,7 @@ def test_scan_visits_only_the_probed_lists(engine_db, data, monkeypatch):
         copied.append(len(alive))  # rows scanned
         return real_search(self, codes, alive, q, n_cand)
 
-    monkeypatch.setattr(native, "bitplane_estimate_topk_regions", spy_regions)
+    monkeypatch.setattr(native, "bitplane_estimate_search_regions", spy_regions)
     monkeypatch.setattr(BinaryCodec, "search", spy_search)
     for col, seen in ((asym, in_place), (ham, copied)):
         col.search(data.xq[:10], k=10)

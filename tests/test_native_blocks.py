@@ -107,3 +107,31 @@ def test_estimate_ranks_by_the_factors(rng):
     _, rows = native.bitplane_estimate_topk_blocks(native.to_blocks(codes), n, planes, np.float32([1.0]),
                                                    np.float32([0.0]), factors.view(np.uint16), 2.0, 5)
     np.testing.assert_array_equal(rows[0], np.argsort(-factors[1].astype(np.float32), kind="stable")[:5])
+
+
+@pytest.mark.parametrize("l2", [False, True])
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("bits", [2, 4])
+def test_estimate_search_is_quantize_scan_and_score(rng, l2, centered, bits):
+    """The one-call search equals its parts: centering, quantize_planes, the scan's
+    reference, and est * mul_scale + the query's own term."""
+    n, d, k, nq = 900, 200, 25, 3  # d not a multiple of 64: padding bits
+    codes = native.pack_signs(rng.standard_normal((n, d)).astype(np.float32))
+    factors = rng.uniform(-2, 2, (2, n)).astype(np.float16)
+    q = rng.standard_normal((nq, d)).astype(np.float32)
+    mean = rng.standard_normal(d).astype(np.float32) * 0.3 if centered else None
+    alive = (rng.random(n) > 0.2).astype(np.uint8)
+    mul_scale, add_w = 0.37, 1.9
+    qc = q - mean if centered else q
+    planes = ref.quantize_planes_ref(qc, bits)
+    h = ((1 << bits) - 1) / 2.0
+    qb = (np.abs(qc).max(axis=1).astype(np.float64) / h).astype(np.float32)
+    qa = (h * d * (np.abs(qc).max(axis=1).astype(np.float64) / h)).astype(np.float32)
+    est, rows = ref.bitplane_estimate_topk_ref(codes, planes, qa, qb, factors, add_w, k, alive)
+    qm = q.astype(np.float64) @ (mean if centered else np.zeros(d)).astype(np.float64)
+    own = (2 * qm - (q.astype(np.float64) ** 2).sum(axis=1)) if l2 else qm
+    want = np.where(rows >= 0, est * np.float32(mul_scale) + own[:, None].astype(np.float32), -np.inf)
+    got_s, got_r = native.bitplane_estimate_search_blocks(native.to_blocks(codes), n, factors.view(np.uint16), q, mean,
+                                                          bits, mul_scale, add_w, l2, k, alive)
+    np.testing.assert_array_equal(got_r, rows)
+    np.testing.assert_allclose(got_s, want.astype(np.float32), rtol=1e-5, atol=1e-5)

@@ -99,3 +99,24 @@ def test_probe_refuses_bad_input():
         probe_lists(c16, np.zeros(7, np.float32), 3)
     with pytest.raises(TypeError, match="float16"):
         probe_lists(c16.astype(np.float32), np.zeros(8, np.float32), 3)
+
+
+@pytest.mark.parametrize("l2", [False, True])
+def test_region_search_is_quantize_scan_and_score(l2):
+    rng = np.random.default_rng(11)
+    pool, slots, starts, lengths, _ = pool_of(rng, 12, 1500)
+    q = rng.standard_normal((1, 384)).astype(np.float32)
+    mean = rng.standard_normal(384).astype(np.float32) * 0.3
+    lists = rng.permutation(12)[:5].astype(np.int64)
+    qc = (q - mean).astype(np.float32)
+    planes = native.quantize_planes(qc, 4)[0]
+    amax = float(np.abs(qc).max())
+    qb, qa = np.float32(amax / 7.5), np.float32(7.5 * 384 * (amax / 7.5))
+    est, want_slots = bitplane_estimate_topk_regions_ref(pool, slots, starts, lengths, lists, planes, qa, qb, 1.9, 30)
+    qm = float(q[0].astype(np.float64) @ mean.astype(np.float64))
+    own = 2 * qm - float((q.astype(np.float64) ** 2).sum()) if l2 else qm
+    want = np.where(want_slots >= 0, est * np.float32(0.37) + np.float32(own), -np.inf)
+    got_s, got_slots = native.bitplane_estimate_search_regions(pool, slots, starts, lengths, lists, q, mean, 4, 0.37,
+                                                               1.9, l2, 30)
+    np.testing.assert_array_equal(got_slots, want_slots)
+    np.testing.assert_allclose(got_s, want.astype(np.float32), rtol=1e-5, atol=1e-5)

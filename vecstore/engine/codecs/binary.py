@@ -113,41 +113,28 @@ class BinaryCodec(Codec):
         scores = -(2.0 - 2.0 * cos) if self.metric == "l2" else cos
         return slots, np.where(slots >= 0, scores, -np.inf).astype(np.float32)
 
-    def _query_terms(self, q):
-        """(planes, qa, qb, add_w): the quantized query and the constants that
-        turn its bit-plane distance D into the estimate (see native.blocks)."""
-        bits = self.config.query_bits
-        planes, amax = native.quantize_planes(self._centered(q), bits, with_amax=True)
-        # quantize_planes maps q_c to v = q_c * h / max|q_c|, and <v, s> =
-        # h * d - D, so <q_c, s> = qa - qb * D:
-        h = ((1 << bits) - 1) / 2.0
-        qb = amax / h
-        qa = h * self.dim * qb
-        return planes, qa, qb, self.scales[1] / self.scales[0]
-
-    def _scores(self, est, slots, q):
-        """est * mul_scale estimates the score less the query's own term."""
-        qm = q @ self.mean if self.mean is not None else np.zeros(len(q), np.float32)
-        own = 2 * qm - (q * q).sum(axis=1) if self.metric == "l2" else qm
-        scores = est * self.scales[0] + own[:, None].astype(np.float32)
-        return np.where(slots >= 0, scores, -np.inf).astype(np.float32)
-
     def _search_asymmetric(self, codes: BlockedCodes, n, alive, q, n_cand):
         """Rank by the corrected estimate; scores estimate the internal score."""
-        planes, qa, qb, add_w = self._query_terms(q)
-        est, slots = native.bitplane_estimate_topk_blocks(codes.blocks, n, planes, qa, qb, codes.tail, add_w, n_cand, alive)
-        return slots, self._scores(est, slots, q)
+        mul, add_w = self._scale_terms()
+        scores, slots = native.bitplane_estimate_search_blocks(
+            codes.blocks, n, codes.tail, q, self.mean, self.config.query_bits, mul, add_w, self.metric == "l2",
+            n_cand, alive)
+        return slots, scores
 
     def search_lists(self, lists, probe, alive, q, n_cand):
         """One query over the IVF lists `probe`, read in place from the lists'
         pool (rows padded to whole words: the signs, then the factors)."""
         if self.config.scoring != "asymmetric":
             return None
-        planes, qa, qb, add_w = self._query_terms(q)
-        est, slots = native.bitplane_estimate_topk_regions(
-            lists.rows.view(np.uint64), lists.slots, lists.starts, lists.lengths, probe,
-            planes[0], qa[0], qb[0], add_w, n_cand, alive)
-        return slots, self._scores(est[None], slots[None], q)[0]
+        mul, add_w = self._scale_terms()
+        scores, slots = native.bitplane_estimate_search_regions(
+            lists.rows.view(np.uint64), lists.slots, lists.starts, lists.lengths, probe, q, self.mean,
+            self.config.query_bits, mul, add_w, self.metric == "l2", n_cand, alive)
+        return slots, scores
+
+    def _scale_terms(self):
+        """(mul_scale, add_scale / mul_scale): the stored factors' scales as the scans take them."""
+        return self.scales[0], self.scales[1] / self.scales[0]
 
 
 def _typical(v: np.ndarray) -> float:
