@@ -43,6 +43,23 @@ def _quantize_planes_kernel(x, bits, out, amaxes):
                     out[q, j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
 
 
+def check_search_args(q, mean, bits, words):
+    """The query-side arguments of the one-call estimate searches (native.blocks,
+    native.ivf): q C-contiguous float32 (nq, d) with d <= 64 * words, mean
+    float32 (d,) or None, bits in [1, 8]. Returns (mean array, has_mean)."""
+    if not isinstance(q, np.ndarray) or q.dtype != np.float32 or q.ndim != 2 or not q.flags.c_contiguous:
+        raise TypeError("q must be a C-contiguous float32 array (nq, d)")
+    if not 0 < q.shape[1] <= 64 * words:
+        raise ValueError(f"q has {q.shape[1]} dims; the codes hold {64 * words} sign bits per row")
+    has_mean = mean is not None
+    mean = np.ascontiguousarray(mean if has_mean else np.zeros(q.shape[1]), dtype=np.float32)
+    if mean.shape != (q.shape[1],):
+        raise ValueError(f"mean must have shape ({q.shape[1]},)")
+    if not 1 <= int(bits) <= 8:
+        raise ValueError(f"bits must be in [1, 8], got {bits}")
+    return mean, has_mean
+
+
 @njit(cache=True, nogil=True)
 def estimate_terms(q, mean, has_mean, bits, words):
     """(planes uint64 (nq, bits, words), qa, qb float32 (nq,)) of the centered

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from . import float_topk as ft
-from .bitplane import _plane_block_dists, estimate_scores, estimate_terms
+from .bitplane import _plane_block_dists, check_search_args, estimate_scores, estimate_terms
 from .half import half_to_float
 from .hamming import (
     PAD_DIST,
@@ -256,16 +256,7 @@ def bitplane_estimate_search_blocks(blocks, n, factors, q, mean, bits, mul_scale
     around the kernel (a dozen small numpy operations) cost ~10% of its search.
     """
     _check_blocks(blocks, n)
-    if not isinstance(q, np.ndarray) or q.dtype != np.float32 or q.ndim != 2 or not q.flags.c_contiguous:
-        raise TypeError("q must be a C-contiguous float32 array (nq, d)")
-    if not 0 < q.shape[1] <= 64 * blocks.shape[1]:
-        raise ValueError(f"q has {q.shape[1]} dims; blocks hold {64 * blocks.shape[1]} bits per row")
-    has_mean = mean is not None
-    mean = np.ascontiguousarray(mean if has_mean else np.zeros(q.shape[1]), dtype=np.float32)
-    if mean.shape != (q.shape[1],):
-        raise ValueError(f"mean must have shape ({q.shape[1]},)")
-    if not 1 <= int(bits) <= 8:
-        raise ValueError(f"bits must be in [1, 8], got {bits}")
+    mean, has_mean = check_search_args(q, mean, bits, blocks.shape[1])
     if not isinstance(factors, np.ndarray) or factors.dtype != np.uint16 or factors.ndim != 2 or factors.shape[0] != 2:
         raise TypeError("factors must be the uint16 bits of float16 (2, rows)")
     if factors.shape[1] < n or not factors.flags.c_contiguous:

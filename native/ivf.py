@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from . import float_topk as ft
-from .bitplane import estimate_scores, estimate_terms
+from .bitplane import check_search_args, estimate_scores, estimate_terms
 from .half import half_to_float
 from .hamming import _alive_arg, _check_k
 from .popcount import popcount64
@@ -206,25 +206,20 @@ def bitplane_estimate_search_regions(pool_words, pool_slots, starts, lengths, li
     the scan of `bitplane_estimate_topk_regions` (pool rows: the sign words,
     then one word of factors). Returns (scores float32 (k,), slots int64 (k,))."""
     pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
+    starts = _arr1(starts, np.int64, "starts")
+    lengths = _arr1(lengths, np.int64, "lengths")
     lists = _arr1(lists, np.int64, "lists")
     if not isinstance(pool_words, np.ndarray) or pool_words.dtype != np.uint64 or pool_words.ndim != 2:
         raise TypeError("pool_words must be a uint64 array (pool entries, words)")
     if pool_words.shape[1] < 2 or len(pool_words) != len(pool_slots):
         raise ValueError(f"pool_words {pool_words.shape} must have a row per pool entry and 2+ words")
-    if not isinstance(q, np.ndarray) or q.dtype != np.float32 or q.shape[:1] != (1,) or q.ndim != 2:
-        raise TypeError("q must be a float32 array (1, d)")
-    if not 0 < q.shape[1] <= 64 * (pool_words.shape[1] - 1):
-        raise ValueError(f"q has {q.shape[1]} dims; pool rows hold {64 * (pool_words.shape[1] - 1)} sign bits")
-    has_mean = mean is not None
-    mean = np.ascontiguousarray(mean if has_mean else np.zeros(q.shape[1]), dtype=np.float32)
-    if mean.shape != (q.shape[1],):
-        raise ValueError(f"mean must have shape ({q.shape[1]},)")
-    if not 1 <= int(bits) <= 8:
-        raise ValueError(f"bits must be in [1, 8], got {bits}")
+    mean, has_mean = check_search_args(q, mean, bits, pool_words.shape[1] - 1)
+    if len(q) != 1:
+        raise ValueError(f"one query at a time, got {len(q)}")
     if lists.size and (lists.min() < 0 or lists.max() >= len(starts)):
         raise ValueError(f"lists must lie in [0, {len(starts)})")
     alive_arr, has_alive = _alive_arg(alive, None if alive is None else len(alive))
-    return _estimate_search_kernel(pool_words, pool_slots, starts, lengths, lists, np.ascontiguousarray(q), mean,
+    return _estimate_search_kernel(pool_words, pool_slots, starts, lengths, lists, q, mean,
                                    has_mean, int(bits), np.float32(mul_scale), float(add_w), bool(l2), _check_k(k),
                                    alive_arr, has_alive)
 

@@ -120,3 +120,17 @@ def test_region_search_is_quantize_scan_and_score(l2):
                                                                1.9, l2, 30)
     np.testing.assert_array_equal(got_slots, want_slots)
     np.testing.assert_allclose(got_s, want.astype(np.float32), rtol=1e-5, atol=1e-5)
+
+
+def test_region_search_refuses_bad_queries():
+    rng = np.random.default_rng(12)
+    pool, slots, starts, lengths, _ = pool_of(rng, 3, 50)
+    args = (pool, slots, starts, lengths, np.arange(3))
+    with pytest.raises(ValueError, match="one query"):
+        native.bitplane_estimate_search_regions(*args, np.zeros((2, 384), np.float32), None, 4, 1.0, 1.0, False, 5)
+    with pytest.raises(TypeError, match="float32"):
+        native.bitplane_estimate_search_regions(*args, np.zeros((1, 384)), None, 4, 1.0, 1.0, False, 5)
+    with pytest.raises(ValueError, match="sign bits"):
+        native.bitplane_estimate_search_regions(*args, np.zeros((1, 500), np.float32), None, 4, 1.0, 1.0, False, 5)
+    with pytest.raises(ValueError, match="bits"):
+        native.bitplane_estimate_search_regions(*args, np.zeros((1, 384), np.float32), None, 9, 1.0, 1.0, False, 5)
