@@ -17,6 +17,8 @@ __all__ = [
     "pool_positions_ref",
     "bitplane_estimate_topk_regions_ref",
     "probe_lists_ref",
+    "probe_shortlist_ref",
+    "probe_sketch_ref",
 ]
 
 
@@ -138,3 +140,29 @@ def probe_lists_ref(centroids16, q, nprobe, bias=None):
     c = np.asarray(centroids16).view(np.float16).astype(np.float64)
     s = c @ np.asarray(q, np.float64) + (0 if bias is None else np.asarray(bias, np.float64))
     return np.argsort(-s, kind="stable")[:nprobe]
+
+
+def probe_shortlist_ref(centroids, cand, q, nprobe, bias=None):
+    """Rank the shortlisted float32 centroids in float64; ties to the earlier in cand."""
+    cand = np.asarray(cand, np.int64)
+    s = np.asarray(centroids, np.float64)[cand] @ np.asarray(q, np.float64)
+    if bias is not None:
+        s = s + np.asarray(bias, np.float64)[cand]
+    return cand[np.argsort(-s, kind="stable")[:nprobe]]
+
+
+def probe_sketch_ref(words, factors, mean, centroids, q, nprobe, m, bits=4, add_w=1.0, bias=None):
+    """The estimates of every centroid from its row-major sign words (nlist, w)
+    and float16 factors (2, nlist) (as uint16 bits), the m best by a stable
+    sort, then the exact second look over them in list order."""
+    from .reference import bitplane_distances_ref, quantize_planes_ref
+
+    qc = (np.asarray(q, np.float32) - np.asarray(mean, np.float32))[None]
+    h = ((1 << bits) - 1) / 2.0
+    qb = float(np.abs(qc).max()) / h
+    qa, qb = np.float32(h * qc.shape[1] * qb), np.float32(qb)
+    dist = bitplane_distances_ref(words, quantize_planes_ref(qc, bits))[0].astype(np.float32)
+    f = np.asarray(factors).view(np.float16).astype(np.float32)
+    est = f[0] * (qa - qb * dist) + np.float32(add_w) * f[1]
+    cand = np.sort(np.argsort(-est, kind="stable")[:m])
+    return probe_shortlist_ref(centroids, cand, q, nprobe, bias)
