@@ -17,9 +17,11 @@ def reader_of(tmp_path, n=300):
 def test_values_come_back_in_key_order_with_none_for_absent(tmp_path):
     db, _, reader, x = reader_of(tmp_path)
     ids = np.array([0, 1, 8, 9, 598])
-    values = reader.get(id_keys(ids))
-    assert values[1] is None and values[3] is None
-    assert np.frombuffer(values[2], np.float32).tolist() == x[4].tolist()
+    raw, found = reader.get(id_keys(ids))
+    assert found.tolist() == [True, False, True, False, True]
+    np.testing.assert_array_equal(np.frombuffer(raw, np.float32).reshape(3, 8), x[[0, 4, 299]])
+    raw, found = reader.get(id_keys(ids[[0, 2, 4]]))
+    assert found is None and np.frombuffer(raw, np.float32).tolist() == x[[0, 4, 299]].ravel().tolist()
     assert not reader.parallel and db._storage._pool is None  # warm pages: one loop, no threads
     db.close()
 
@@ -27,10 +29,13 @@ def test_values_come_back_in_key_order_with_none_for_absent(tmp_path):
 def test_slow_reads_switch_to_threads_with_the_same_results(tmp_path):
     db, _, reader, _ = reader_of(tmp_path)
     keys = id_keys(np.arange(0, 200, 3))
-    want = reader.get(keys)
+    want_raw, want_found = reader.get(keys)
+    assert want_found.sum() == len(range(0, 200, 6))  # the even ids among them
     reader.get_us = 10 * COLD_GET_US  # as if the last reads had waited on the disk
     assert reader.parallel
-    assert reader.get(keys) == want
+    raw, found = reader.get(keys)
+    assert raw == want_raw and found.tolist() == want_found.tolist()
+    assert reader.get(id_keys(np.arange(0, 200, 2)))[1] is None  # every key found, from every thread
     assert db._storage._pool is not None
     # the average follows what the reads cost: warm pages bring it back down
     for _ in range(50):

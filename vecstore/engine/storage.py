@@ -100,9 +100,11 @@ class Storage:
         return self._main
 
     # -- transactions ---------------------------------------------------------
-    def read(self) -> "_ReadTxn":
-        """Context manager: a read transaction, released (with its reader slot) on exit."""
-        return _ReadTxn(self)
+    def read(self, buffers: bool = False) -> "_ReadTxn":
+        """Context manager: a read transaction, released (with its reader slot) on exit.
+
+        buffers: gets return memoryviews of the map, valid only inside it."""
+        return _ReadTxn(self, buffers)
 
     def write(self, fn: Callable[[lmdb.Transaction], _T]) -> _T:
         """Run fn in one write transaction and commit it durably.
@@ -251,11 +253,12 @@ class _ReadTxn:
     because every search opens one and the generator cost more than LMDB's
     begin/abort."""
 
-    __slots__ = ("_storage", "_txn")
+    __slots__ = ("_storage", "_txn", "_buffers")
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, buffers: bool = False) -> None:
         self._storage = storage
         self._txn: lmdb.Transaction | None = None
+        self._buffers = buffers
 
     def __enter__(self) -> lmdb.Transaction:
         storage = self._storage
@@ -263,7 +266,7 @@ class _ReadTxn:
         lock.__enter__()
         try:
             storage._check_open()
-            self._txn = storage.env.begin(write=False, buffers=False)
+            self._txn = storage.env.begin(write=False, buffers=self._buffers)
         except BaseException:
             lock.__exit__(None, None, None)
             raise

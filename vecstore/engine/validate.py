@@ -81,10 +81,13 @@ def check_vectors(vectors: Any, dim: int, *, what: str = "vector", collection: s
     if arr.shape[1] != dim:
         where = f"collection '{collection}' expects" if collection else "expected"
         raise DimensionMismatchError(f"{what} dim {arr.shape[1]}, {where} {dim}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-    finite = np.isfinite(out).all(axis=1)
-    if not finite.all():
+    if arr.dtype == np.float32:
+        out = np.ascontiguousarray(arr)  # no cast, nothing can overflow
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(out).all():  # one reduction on the common path; the row only on failure
+        finite = np.isfinite(out).all(axis=1)
         row = int(np.flatnonzero(~finite)[0])
         if np.isfinite(np.asarray(arr[row], dtype=np.float64)).all():
             raise InvalidVectorError(f"{what} {row} overflows float32 (values must fit in +-3.4e38)")
