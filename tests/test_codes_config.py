@@ -14,6 +14,7 @@ NON_DEFAULT = [
     ProductQuantization(m=12, nbits=4, mode="sdc", oversampling=3, train_size=500),
     ProductQuantization(m=None, nbits=8),
     ScalarQuantization(oversampling=1.5, rescore=False, train_size=9),
+    vecstore.BinaryQuantization(margin=1.5, query_bits=3, oversampling=8),
 ]
 
 
@@ -61,6 +62,9 @@ BAD = [
     ({"kind": "pq", "rescore": "yes"}, "rescore must be a bool"),
     ({"kind": "pq", "ks": 256}, "bad parameters for quantization 'pq'.*accepted"),
     ({"kind": "scalar", "train_size": -1}, "train_size must be a positive integer"),
+    ({"kind": "binary", "margin": -0.5}, "margin must be a finite number >= 0"),
+    ({"kind": "binary", "margin": float("inf")}, "margin must be a finite number >= 0"),
+    ({"kind": "binary", "margin": True}, "margin must be a finite number >= 0"),
     ({"kind": "scalar", "bits": 4}, "bad parameters for quantization 'scalar'"),
 ]
 

@@ -20,6 +20,7 @@ import lmdb
 import numpy as np
 
 import native
+from native.half import halves_to_floats
 from native.ivf import gather_regions
 
 from ..config import CollectionConfig
@@ -309,6 +310,8 @@ class Collection(PayloadMethods):
         """Stored rows -> float32 (n, dim); float32 rows stay a read-only view of
         `raw` unless `copy`, float16 rows are upcast into a new array."""
         rows = np.frombuffer(raw, dtype=self._row_dtype).reshape(n, self.dim)
+        if rows.dtype == np.float16:
+            return halves_to_floats(rows)
         return rows.astype(np.float32, copy=copy)
 
     def search(
@@ -365,6 +368,8 @@ class Collection(PayloadMethods):
                 alive = mask.view(np.uint8)
             if codec.trained and match_ids is None:
                 slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive, plan is not None)
+                if rescore and n_cand > k:
+                    slots = self._prune(codec, qp, slots, scores, k)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
         if match_ids is not None:
             # exact over the matching points: they are every query's candidates
@@ -420,6 +425,17 @@ class Collection(PayloadMethods):
             out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
             out_scores[i, :m] = sc[0]
         return out_slots, out_scores
+
+    @staticmethod
+    def _prune(codec: Any, qp: np.ndarray, slots: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+        """Drop (slot -1) the candidates the codec's margin rules out of the
+        rerank: those scoring below each query's k-th best minus its margin."""
+        margins = codec.rerank_margins(qp)
+        if margins is None:
+            return slots
+        floor = scores[:, k - 1] - margins  # -inf when fewer than k candidates: all stay
+        slots[scores < floor[:, None]] = -1  # the scan's own array
+        return slots
 
     @staticmethod
     def _probes(

@@ -78,6 +78,11 @@ class Codec:
         this codec cannot, and the engine copies the lists' rows for `search`."""
         return None
 
+    def rerank_margins(self, q: np.ndarray) -> np.ndarray | None:
+        """Per query (nq,): only candidates scoring at least the k-th best
+        score minus this are reranked. None (the default): all of them."""
+        return None
+
 
 def state_to_bytes(state: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()

@@ -83,20 +83,22 @@ class NoQuantization(_message.Message):
     def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ...) -> None: ...
 
 class BinaryQuantization(_message.Message):
-    __slots__ = ("oversampling", "rescore", "center", "train_size", "scoring", "query_bits")
+    __slots__ = ("oversampling", "rescore", "center", "train_size", "scoring", "query_bits", "margin")
     OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
     RESCORE_FIELD_NUMBER: _ClassVar[int]
     CENTER_FIELD_NUMBER: _ClassVar[int]
     TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
     SCORING_FIELD_NUMBER: _ClassVar[int]
     QUERY_BITS_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
     oversampling: float
     rescore: bool
     center: bool
     train_size: int
     scoring: BinaryScoring
     query_bits: int
-    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ..., scoring: _Optional[_Union[BinaryScoring, str]] = ..., query_bits: _Optional[int] = ...) -> None: ...
+    margin: float
+    def __init__(self, oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., center: _Optional[bool] = ..., train_size: _Optional[int] = ..., scoring: _Optional[_Union[BinaryScoring, str]] = ..., query_bits: _Optional[int] = ..., margin: _Optional[float] = ...) -> None: ...
 
 class ResidualBinaryQuantization(_message.Message):
     __slots__ = ("oversampling", "rescore", "bits", "mode", "query_bits", "train_size")
