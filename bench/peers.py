@@ -22,7 +22,7 @@ import shutil
 import numpy as np
 
 from .measure import dir_bytes
-from .systems import Params, System, ivf_lists, pq_subspaces, rerank_parallel
+from .systems import Params, System, ivf_lists, ivf_probes, pq_subspaces, rerank_parallel
 
 # LanceDB logs a warning per query; its logger reads this once, when lancedb is imported
 os.environ.setdefault("LANCEDB_LOG", "error")
@@ -330,7 +330,10 @@ def all_peers(n: int, dim: int) -> list[System]:
     m8 = pq_subspaces(dim, 1 / 8)  # PQ48 at 384-d: 48 bytes, like 1-bit codes
     m4 = pq_subspaces(dim, 1 / 4)  # PQ96x4fs at 384-d: 48 bytes of 4-bit codes
     nlist = ivf_lists(n)
-    probes = [p for p in (16, 32, 64, 128, 256) if p <= nlist] or [nlist]
+    probes = ivf_probes(nlist)
+    # k_factor in unit steps near where recall 0.95 falls for the probes that
+    # reach it, as vecstore's oversampling is swept
+    fine = [{"nprobe": p, "k_factor": f} for f in (4, 5, 6, 7, 8, 10) for p in probes[:3]]
     return [
         FaissBinaryRerank(),
         FaissFactory(f"faiss PQ{m8}", f"PQ{m8}np", [{}], "serialized IndexPQ (M bytes/vector + codebooks)"),
@@ -340,7 +343,8 @@ def all_peers(n: int, dim: int) -> list[System]:
         ),
         FaissFactory(
             f"faiss IVF{nlist},PQ{m8}+refine", f"IVF{nlist},PQ{m8}np,RFlat",
-            [{"nprobe": p, "k_factor": f} for f in (4, 8, 16) for p in probes],
+            fine + [{"nprobe": p, "k_factor": f} for f in (4, 8) for p in probes[3:]]
+            + [{"nprobe": p, "k_factor": 16} for p in probes],
             "serialized index: IVF lists (PQ codes + 8-byte ids), centroids, IndexRefineFlat's float32 vectors",
         ),
         FaissFactory(

@@ -117,3 +117,8 @@ def ivf_lists(n: int) -> int:
     while nlist > 1 and nlist * 39 > n:
         nlist //= 2
     return max(1, nlist)
+
+
+def ivf_probes(nlist: int) -> list[int]:
+    """The nprobe values every IVF system sweeps (vecstore's and faiss's alike)."""
+    return [p for p in (8, 16, 32, 64, 128, 256) if p <= nlist] or [nlist]

@@ -24,7 +24,7 @@ import shutil
 import numpy as np
 
 from .measure import split_across_threads
-from .systems import Params, System, ivf_lists
+from .systems import Params, System, ivf_lists, ivf_probes
 
 INGEST_BATCH = 10_000
 _RAM_NOTE = "col.info().ram_bytes: RAM codes + slot->id map + liveness (the vectors stay in LMDB)"
@@ -43,6 +43,11 @@ class VecstoreSystem(System):
         self.grid = grid
         # the exact kind searches vectors it holds in RAM: nothing to read cold
         self.reads_disk = create.get("quantization") != "none"
+        # with a rerank margin the reads per query vary: count them (a wrapper
+        # around the engine's rerank reader, ~0.3 us per search)
+        self.count_reads = bool(isinstance(create.get("quantization"), dict) and create["quantization"].get("margin"))
+        self._reads = [0, 0]  # keys read, searches, since the sweep point began
+        self._params = None
         self.db = self.col = self._evictor = None
 
     def sweep(self):
@@ -59,8 +64,21 @@ class VecstoreSystem(System):
             hi = min(lo + INGEST_BATCH, len(xb))
             self.col.upsert(np.arange(lo, hi), xb[lo:hi])
         self._evictor = None
+        if self.count_reads:
+            reader, reads = self.col._vectors, self._reads
+            inner = reader.get
+
+            def counted(keys):
+                reads[0] += len(keys)
+                return inner(keys)
+
+            reader.get = counted
 
     def search(self, xq, k, params, threads):
+        if params != self._params:
+            self._params, self._reads[:] = params, [0, 0]
+        self._reads[1] += len(xq)
+
         def one_call(q):
             return self.col.search(q, k=k, **params).ids
 
@@ -77,6 +95,8 @@ class VecstoreSystem(System):
         rescore = params.get("rescore", q.rescore)
         if not rescore or self.create.get("quantization") == "none":
             return None
+        if self.count_reads and self._reads[1]:  # measured: the margin leaves out some
+            return round(self._reads[0] / self._reads[1], 1)
         return max(k, math.ceil(k * params.get("oversampling", q.oversampling)))
 
     def evict(self):
@@ -125,6 +145,22 @@ def _create_accepts(name: str) -> bool:
     return name in inspect.signature(Database.create_collection).parameters
 
 
+MARGIN = 2.0  # the rerank margin of the margin variants (BinaryQuantization.margin)
+
+
+def _with_margin(kind: str) -> str | dict:
+    """The kind with a rerank margin, as create_collection takes it; the bare
+    kind when the engine's config of that kind has no margin."""
+    import dataclasses
+
+    import vecstore.config as vc
+
+    cls = vc.QUANTIZATION_KINDS.get(kind)
+    if cls is None or "margin" not in {f.name for f in dataclasses.fields(cls)}:
+        return kind
+    return {"kind": kind, "margin": MARGIN}
+
+
 def vecstore_systems(n: int, dim: int) -> list[System]:
     try:
         import vecstore.config as vc
@@ -147,7 +183,7 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
 
     if hasattr(vc, "IVFConfig") and _create_accepts("ivf"):
         nlist = ivf_lists(n)
-        probes = [p for p in (16, 32, 64, 128, 256) if p <= nlist] or [nlist]
+        probes = ivf_probes(nlist)
         per_query = _search_accepts("nprobe")
         for kind, default in lossy:
             # unit steps near the default (where recall 0.95 falls) for the few
@@ -160,6 +196,12 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
                 grid = [{"nprobe": p, "oversampling": o} for o in fine for p in probes[:3]]
                 grid += [{"nprobe": p, "oversampling": default} for p in probes[3:]]
                 out.append(VecstoreSystem(f"{kind}+IVF{nlist}", {"quantization": kind, "ivf": ivf}, grid))
+                if kind == lossy[0][0] and "float16" in getattr(vc, "VECTOR_DTYPES", ()):
+                    # the rerank's reads halve: more rows per page, fewer pages to fault in;
+                    # the margin reads only candidates that could still make the top k
+                    out.append(VecstoreSystem(f"{kind}+IVF{nlist} f16-vectors margin{MARGIN:g}",
+                                              {"quantization": _with_margin(kind), "ivf": ivf,
+                                               "vector_dtype": "float16"}, grid))
             else:  # nprobe fixed per collection: one collection per value
                 for p in probes:
                     ivf = vc.IVFConfig(nlist=nlist, nprobe=p)
@@ -172,4 +214,7 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
         kind, default = lossy[0]
         grid = [{"oversampling": o} for o in oversampling_grid(default)]
         out.append(VecstoreSystem(f"{kind} f16-vectors", {"quantization": kind, "vector_dtype": "float16"}, grid))
+        if _with_margin(kind) != kind:
+            out.append(VecstoreSystem(f"{kind} f16-vectors margin{MARGIN:g}",
+                                      {"quantization": _with_margin(kind), "vector_dtype": "float16"}, grid))
     return out
