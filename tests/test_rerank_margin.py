@@ -116,3 +116,30 @@ def test_error_scale_is_measured_at_fit_and_kept_across_reopen(tmp_path, data):
     # state written before the error was measured: the typical value
     state = {k: v for k, v in col._seg.codec.state().items() if k != "error"}
     assert BinaryCodec(col._seg.codec.config, 128, "cosine").with_state(state).error_unit == 0.6
+
+
+def test_margin_per_query_overrides_the_collection(engine_db, data):
+    off = collection(engine_db, data, "off", oversampling=10)
+    on = collection(engine_db, data, "on", oversampling=10, margin=1.0)
+    for col in (off, on):
+        reads = counting_reads(col)
+        col.search(data.xq[0], k=10)
+        col.search(data.xq[0], k=10, margin=1.0)
+        col.search(data.xq[0], k=10, margin=0)
+        assert reads[1] < 100 and reads[2] == 100  # 1.0 prunes, 0 reads every candidate
+        assert reads[0] == (100 if col is off else reads[1])
+
+
+def test_margin_argument_checks(db):
+    rng = np.random.default_rng(5)
+    binary = db.create_collection("b", dim=8, quantization=BinaryQuantization(train_size=20))
+    binary.upsert(np.arange(50), rng.standard_normal((50, 8)))
+    assert (binary.search(np.ones(8), k=3, margin=1.5).ids >= 0).all()
+    for bad in (-1, float("inf"), float("nan"), True, "2"):
+        with pytest.raises(vecstore.InvalidQueryError, match="margin must be a finite number >= 0"):
+            binary.search(np.ones(8), margin=bad)
+    for name, quant in (("h", BinaryQuantization(scoring="hamming")), ("s", "scalar")):
+        col = db.create_collection(name, dim=8, quantization=quant)
+        col.upsert([1], rng.standard_normal((1, 8)))
+        with pytest.raises(vecstore.InvalidQueryError, match="does not take one"):
+            col.search(np.ones(8), margin=1.0)

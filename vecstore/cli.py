@@ -257,7 +257,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 raise UsageError(f"no point with id {args.like} in {args.collection}")
             queries = found.vectors
         rescore = False if args.no_rescore else None
-        result = col.search(queries, k=args.k, filter=flt, oversampling=args.oversampling, rescore=rescore)
+        result = col.search(queries, k=args.k, filter=flt, oversampling=args.oversampling, rescore=rescore,
+                            margin=args.margin)
         payloads: dict[int, Any] = {}
         if args.with_payloads:
             hit_ids = np.unique(result.ids[result.ids >= 0])
@@ -356,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--like", type=int, help="use the stored vector of this point id as the query")
     search.add_argument("-k", "--k", type=int, default=10, help="hits per query (default 10)")
     search.add_argument("--oversampling", type=float, help="override the collection's oversampling")
+    search.add_argument("--margin", type=float,
+                        help="override the collection's rerank margin (binary codes scored asymmetrically)")
     search.add_argument("--no-rescore", action="store_true", help="code-space scores only (approximate)")
     search.add_argument("--with-payloads", action="store_true", help="add each hit's payload")
     search.add_argument("--filter", help='only points whose payload matches this JSON filter, e.g. \'{"tenant": 42}\'')

@@ -324,11 +324,13 @@ class Collection(PayloadMethods):
         rescore: bool | None = None,
         nprobe: int | None = None,
         sparse_queries: Any = None,
+        margin: float | None = None,
     ) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
-        queries (nq, dim) or (dim,). oversampling / rescore default to the
-        collection's quantization settings, nprobe to its IVF setting (only
+        queries (nq, dim) or (dim,). oversampling / rescore / margin default to
+        the collection's quantization settings (margin: binary codes scored
+        asymmetrically only), nprobe to its IVF setting (only
         for collections with IVF). rescore=False returns code-space scores,
         which are approximate. sparse_queries: one sparse code per query, for
         collections with SparseQuantization(user_codes=True) (the dense
@@ -344,6 +346,7 @@ class Collection(PayloadMethods):
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
         nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        margin = V.check_margin_arg(margin, self.config)
         q_rows = self._check_user_sparse(sparse_queries, len(q), "sparse_queries")
         qcfg = self.config.quantization
         oversampling = qcfg.oversampling if oversampling is None else oversampling
@@ -369,7 +372,7 @@ class Collection(PayloadMethods):
             if codec.trained and match_ids is None:
                 slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive, plan is not None)
                 if rescore and n_cand > k:
-                    slots = self._prune(codec, qp, slots, scores, k)
+                    slots = self._prune(codec, qp, slots, scores, k, margin)
                 cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
         if match_ids is not None:
             # exact over the matching points: they are every query's candidates
@@ -427,10 +430,11 @@ class Collection(PayloadMethods):
         return out_slots, out_scores
 
     @staticmethod
-    def _prune(codec: Any, qp: np.ndarray, slots: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    def _prune(codec: Any, qp: np.ndarray, slots: np.ndarray, scores: np.ndarray, k: int,
+               margin: float | None) -> np.ndarray:
         """Drop (slot -1) the candidates the codec's margin rules out of the
         rerank: those scoring below each query's k-th best minus its margin."""
-        margins = codec.rerank_margins(qp)
+        margins = codec.rerank_margins(qp, margin)
         if margins is None:
             return slots
         floor = scores[:, k - 1] - margins  # -inf when fewer than k candidates: all stay

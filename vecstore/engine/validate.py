@@ -165,6 +165,21 @@ def round_to_float16(x: np.ndarray) -> np.ndarray:
     return half.astype(np.float32)
 
 
+def check_margin_arg(value: Any, config: CollectionConfig) -> float | None:
+    """A search's rerank margin override: only for binary codes scored asymmetrically."""
+    if value is None:
+        return None
+    q = config.quantization
+    if q.kind != "binary" or q.scoring != "asymmetric":
+        raise InvalidQueryError(
+            f"margin given, but collection '{config.name}' does not take one: it applies to "
+            f"quantization 'binary' with scoring 'asymmetric' (this one is {q.kind!r})"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value < 0:
+        raise InvalidQueryError(f"margin must be a finite number >= 0 (0: rerank every candidate), got {value!r}")
+    return float(value)
+
+
 def check_nprobe_arg(value: Any, ivf: IVFConfig | None, collection: str) -> int | None:
     if value is None:
         return None

@@ -396,11 +396,12 @@ class RemoteCollection:
 
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               timeout: float | None = None) -> SearchResult:
+               margin: float | None = None, timeout: float | None = None) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
-        queries (nq, dim) or (dim,). oversampling / rescore default to the
-        collection's quantization settings, nprobe to its IVF setting (only
+        queries (nq, dim) or (dim,). oversampling / rescore / margin default to
+        the collection's quantization settings (margin: binary codes scored
+        asymmetrically only), nprobe to its IVF setting (only
         for collections with IVF). rescore=False returns code-space scores,
         which are approximate. sparse_queries: one sparse code per query, for
         collections with SparseQuantization(user_codes=True) (the dense
@@ -414,6 +415,7 @@ class RemoteCollection:
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
         nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        margin = V.check_margin_arg(margin, self.config)
         if nprobe is not None:
             # above nlist already means every list: clamp into the wire's uint32
             nprobe = min(nprobe, _UINT32_MAX)
@@ -427,7 +429,7 @@ class RemoteCollection:
         for lo, hi in _chunk_bounds(per_query, room):
             request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo:hi]), k=k,
                                        filter=flt, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
-                                       sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)))
+                                       sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)), margin=margin)
             parts.append(C.search_result_from_proto(self._call(self._client._points.Search, request, timeout), k))
         if len(parts) == 1:
             return parts[0]

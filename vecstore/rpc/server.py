@@ -249,6 +249,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
             rescore=request.rescore if request.HasField("rescore") else None,
             nprobe=request.nprobe if request.HasField("nprobe") else None,
             sparse_queries=C.optional_sparse(request, "sparse_queries"),
+            margin=request.margin if request.HasField("margin") else None,
         )
         return C.search_result_to_proto(result)
 

@@ -78,9 +78,10 @@ class Codec:
         this codec cannot, and the engine copies the lists' rows for `search`."""
         return None
 
-    def rerank_margins(self, q: np.ndarray) -> np.ndarray | None:
+    def rerank_margins(self, q: np.ndarray, margin: float | None = None) -> np.ndarray | None:
         """Per query (nq,): only candidates scoring at least the k-th best
-        score minus this are reranked. None (the default): all of them."""
+        score minus this are reranked. None (the default): all of them.
+        margin overrides the configured one, for codecs that take one."""
         return None
 
 

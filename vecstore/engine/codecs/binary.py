@@ -174,14 +174,15 @@ class BinaryCodec(Codec):
             self.config.query_bits, mul, add_w, self.metric == "l2", n_cand, alive)
         return slots, scores
 
-    def rerank_margins(self, q):
+    def rerank_margins(self, q, margin=None):
         """Per query (nq,), how far below the k-th best estimate a candidate may
         score and still be reranked; None when every candidate is."""
-        if self.config.scoring != "asymmetric" or not self.config.margin:
+        margin = self.config.margin if margin is None else margin
+        if self.config.scoring != "asymmetric" or not margin:
             return None
         qc = self._centered(q)
         qn = np.sqrt(np.einsum("ij,ij->i", qc, qc) if len(q) > 1 else np.dot(qc[0], qc[0]).reshape(1))
-        return (self.config.margin * self.error_unit * float(self.scales[0])) * qn
+        return (margin * self.error_unit * float(self.scales[0])) * qn
 
     def _scale_terms(self):
         """(mul_scale, add_scale / mul_scale): the stored factors' scales as the scans take them."""
