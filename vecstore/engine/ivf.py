@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-import native
 from native.ivf import probe_lists, probe_sketch
 
 from ..config import BinaryQuantization
-from .code_table import BlockedCodes
 from .codecs.binary import BinaryCodec
 
 _BLOCK = 16_384  # rows per BLAS block: bounds the (rows, nlist) score matrix
@@ -116,11 +114,7 @@ class _CentroidSketch:
     def __init__(self, centroids: np.ndarray, metric: str) -> None:
         codec = BinaryCodec(BinaryQuantization(), centroids.shape[1], "l2" if metric == "l2" else "dot")
         self.codec = codec.fit(centroids)
-        rows = self.codec.encode(centroids)
-        head = 8 * self.codec.words
-        words = np.ascontiguousarray(rows[:, :head]).view(np.uint64)
-        tail = np.ascontiguousarray(np.ascontiguousarray(rows[:, head:]).view(np.uint16).T)
-        self.codes = BlockedCodes(native.to_blocks(words), tail)
+        self.codes = self.codec.blocked(self.codec.encode(centroids))
 
     @property
     def nbytes(self) -> int:

@@ -76,19 +76,20 @@ class BinaryCodec(Codec):
         if self.config.scoring != "asymmetric" or len(x) < 16:
             return _ERROR_UNIT
         nq = min(32, len(x) // 2)
-        q, base = x[:nq], x[nq:]
-        codes = self._blocked(self.encode(base))
-        alive = np.ones(len(base), np.uint8)
+        q, base = x[:nq], x[nq:].astype(np.float64)
+        rows = self.encode(x[nq:])
+        near_n = min(_NEAR, len(base))
+        alive = np.ones(near_n, np.uint8)
         units = []
         for i in range(nq):
-            slots, est = self.search(codes, alive, q[i : i + 1], len(base))
-            exact = base[slots[0]].astype(np.float64) @ q[i].astype(np.float64)
+            exact = base @ q[i].astype(np.float64)
             if self.metric == "l2":
-                exact = 2 * exact - (base[slots[0]].astype(np.float64) ** 2).sum(1) - float(q[i] @ q[i])
+                exact = 2 * exact - (base**2).sum(1) - float(q[i].astype(np.float64) @ q[i])
+            near = np.argsort(-exact)[:near_n]  # the rerank's regime: errors shrink as pairs align
+            slots, est = self.search(rows[near], alive, q[i : i + 1], near_n)  # estimates of these rows only
             scale = np.sqrt(((q[i] - self.mean).astype(np.float64) ** 2).sum()) * float(self.scales[0])
-            near = np.argsort(-exact)[:_NEAR]  # the rerank's regime: errors shrink as pairs align
             if scale > 0:
-                units.append(np.std(est[0][near] - exact[near]) / scale)
+                units.append(np.std(est[0] - exact[near][slots[0]]) / scale)
         unit = float(np.median(units)) if units else _ERROR_UNIT
         return unit if np.isfinite(unit) and unit > 0 else _ERROR_UNIT
 
@@ -137,7 +138,7 @@ class BinaryCodec(Codec):
     def search(self, codes, alive, q, n_cand):
         """codes: BlockedCodes covering n = len(alive) rows, or rows (n, code_bytes)."""
         if not isinstance(codes, BlockedCodes):
-            codes = self._blocked(codes)
+            codes = self.blocked(codes)
         n = len(alive)
         if self.config.scoring == "asymmetric":
             return self._search_asymmetric(codes, n, alive, q, n_cand)
@@ -148,7 +149,7 @@ class BinaryCodec(Codec):
         scores = -(2.0 - 2.0 * cos) if self.metric == "l2" else cos
         return slots, np.where(slots >= 0, scores, -np.inf).astype(np.float32)
 
-    def _blocked(self, rows: np.ndarray) -> BlockedCodes:
+    def blocked(self, rows: np.ndarray) -> BlockedCodes:
         """Code rows (n, code_bytes) in the layout the scans read."""
         head = 8 * self.words
         words = np.ascontiguousarray(rows[:, :head]).view(np.uint64)
