@@ -96,6 +96,22 @@ def _arr1(a, dtype, name):
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+def _check_pool(pool_words, pool_slots, starts, lengths, lists, min_words):
+    """The region scans' pool arguments, checked and in the kernels' dtypes:
+    (pool_slots, starts, lengths, lists)."""
+    pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
+    starts = _arr1(starts, np.int64, "starts")
+    lengths = _arr1(lengths, np.int64, "lengths")
+    lists = _arr1(lists, np.int64, "lists")
+    if not isinstance(pool_words, np.ndarray) or pool_words.dtype != np.uint64 or pool_words.ndim != 2:
+        raise TypeError("pool_words must be a uint64 array (pool entries, words)")
+    if pool_words.shape[1] < min_words or len(pool_words) != len(pool_slots):
+        raise ValueError(f"pool_words {pool_words.shape} must have a row per pool entry and {min_words}+ words")
+    if lists.size and (lists.min() < 0 or lists.max() >= len(starts)):
+        raise ValueError(f"lists must lie in [0, {len(starts)})")
+    return pool_slots, starts, lengths, lists
+
+
 _CHUNK = 64  # rows of a list turned word-major at a time: (w + 1) x 64 words stay in L1
 
 
@@ -160,18 +176,9 @@ def bitplane_estimate_topk_regions(pool_words, pool_slots, starts, lengths, list
     first; ties go to the entry met first (list order, then slot order);
     padded with slot -1, score -inf.
     """
-    pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
-    starts = _arr1(starts, np.int64, "starts")
-    lengths = _arr1(lengths, np.int64, "lengths")
-    lists = _arr1(lists, np.int64, "lists")
     if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 2:
         raise TypeError("planes must be a uint64 array (bits, words)")
-    if not isinstance(pool_words, np.ndarray) or pool_words.dtype != np.uint64 or pool_words.ndim != 2:
-        raise TypeError("pool_words must be a uint64 array (pool entries, words)")
-    if pool_words.shape[1] < planes.shape[1] + 1 or len(pool_words) != len(pool_slots):
-        raise ValueError(f"pool_words {pool_words.shape} must have a row per pool entry and {planes.shape[1] + 1}+ words")
-    if lists.size and (lists.min() < 0 or lists.max() >= len(starts)):
-        raise ValueError(f"lists must lie in [0, {len(starts)})")
+    pool_slots, starts, lengths, lists = _check_pool(pool_words, pool_slots, starts, lengths, lists, planes.shape[1] + 1)
     alive_arr, has_alive = _alive_arg(alive, None if alive is None else len(alive))
     return _estimate_regions_kernel(pool_words, pool_slots, starts, lengths, lists, np.ascontiguousarray(planes),
                                     np.float32(qa), np.float32(qb), float(add_w), _check_k(k), alive_arr, has_alive)
@@ -194,19 +201,10 @@ def bitplane_estimate_search_regions(pool_words, pool_slots, starts, lengths, li
     IVF lists, in one call: `native.blocks.bitplane_estimate_search_blocks` with
     the scan of `bitplane_estimate_topk_regions` (pool rows: the sign words,
     then one word of factors). Returns (scores float32 (k,), slots int64 (k,))."""
-    pool_slots = _arr1(pool_slots, np.int32, "pool_slots")
-    starts = _arr1(starts, np.int64, "starts")
-    lengths = _arr1(lengths, np.int64, "lengths")
-    lists = _arr1(lists, np.int64, "lists")
-    if not isinstance(pool_words, np.ndarray) or pool_words.dtype != np.uint64 or pool_words.ndim != 2:
-        raise TypeError("pool_words must be a uint64 array (pool entries, words)")
-    if pool_words.shape[1] < 2 or len(pool_words) != len(pool_slots):
-        raise ValueError(f"pool_words {pool_words.shape} must have a row per pool entry and 2+ words")
+    pool_slots, starts, lengths, lists = _check_pool(pool_words, pool_slots, starts, lengths, lists, 2)
     mean, has_mean = check_search_args(q, mean, bits, pool_words.shape[1] - 1)
     if len(q) != 1:
         raise ValueError(f"one query at a time, got {len(q)}")
-    if lists.size and (lists.min() < 0 or lists.max() >= len(starts)):
-        raise ValueError(f"lists must lie in [0, {len(starts)})")
     alive_arr, has_alive = _alive_arg(alive, None if alive is None else len(alive))
     return _estimate_search_kernel(pool_words, pool_slots, starts, lengths, lists, q, mean,
                                    has_mean, int(bits), np.float32(mul_scale), float(add_w), bool(l2), _check_k(k),
