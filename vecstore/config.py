@@ -77,10 +77,12 @@ class BinaryQuantization(QuantizationConfig):
     candidates, only those whose estimate lies within `margin` standard
     errors of the k-th best estimate are reranked; the others could only
     enter the top k through an error the estimate rarely makes, and each
-    costs a read. The standard error is modelled as 0.6 |q - mean| times the
-    typical stored factor (measured within 10% on 384-d sentence
-    embeddings). At margin 2 on 1M such vectors with IVF, 57 reads per query
-    on average gave the recall of 90 without it (bench/RESULTS.md).
+    costs a read. The standard error is modelled as |q - mean| times the
+    typical stored factor times a unit measured when the mean is learned
+    (over each training query's 32 nearest rows). At margin 2 on 1M
+    sentence-like vectors with IVF, ~60 reads per query gave the recall of
+    90 without it; on the tests' 128-d clusters it saves nothing at equal
+    recall, hence off by default (README.md, bench/RESULTS.md).
     """
 
     kind: ClassVar[str] = "binary"

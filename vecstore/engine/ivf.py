@@ -108,8 +108,8 @@ class _CentroidSketch:
     probe reads 52 bytes per centroid instead of 768 float16 ones at 384-d,
     and ranks them by the codec's estimate of <q, c> (of -|q - c|^2 for l2).
     On 1M sentence-like vectors at 4,096 lists, the exact best 16 of the best
-    64 estimates probed lists holding as many true neighbours as the exact
-    best 16 lists (bench/RESULTS.md)."""
+    64 estimates held 0.9924 of the true top-10 neighbours, the exact best 16
+    lists 0.9925 (a one-off measurement; recall after the rerank was the same)."""
 
     def __init__(self, centroids: np.ndarray, metric: str) -> None:
         codec = BinaryCodec(BinaryQuantization(), centroids.shape[1], "l2" if metric == "l2" else "dot")
