@@ -22,6 +22,8 @@ float16's range whatever the vectors' magnitude.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import native
@@ -181,9 +183,12 @@ class BinaryCodec(Codec):
         margin = self.config.margin if margin is None else margin
         if self.config.scoring != "asymmetric" or not margin:
             return None
+        unit = margin * self.error_unit * float(self.scales[0])
+        if len(q) == 1:  # the common single query: scalar arithmetic, a third of the cost
+            qc = q[0] - self.mean if self.mean is not None else q[0]
+            return np.array([unit * math.sqrt(float(np.dot(qc, qc)))])
         qc = self._centered(q)
-        qn = np.sqrt(np.einsum("ij,ij->i", qc, qc) if len(q) > 1 else np.dot(qc[0], qc[0]).reshape(1))
-        return (margin * self.error_unit * float(self.scales[0])) * qn
+        return unit * np.sqrt(np.einsum("ij,ij->i", qc, qc))
 
     def _scale_terms(self):
         """(mul_scale, add_scale / mul_scale): the stored factors' scales as the scans take them."""
