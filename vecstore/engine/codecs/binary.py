@@ -60,14 +60,17 @@ class BinaryCodec(Codec):
     def train_size(self) -> int:
         return self.config.train_size if self.config.center else 0
 
-    def fit(self, x: np.ndarray) -> "BinaryCodec":
+    def fit(self, x: np.ndarray, *, measure_error: bool = True) -> "BinaryCodec":
+        """Learn the mean and the factors' scales from x, and (unless not
+        measure_error, for codes no margin is applied to) the error unit."""
         if not self.config.center:
             return self
         mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
         mul, add = BinaryCodec(self.config, self.dim, self.metric, mean)._factors(x)
         scales = np.array([_typical(mul), _typical(add)], np.float32)
         fitted = BinaryCodec(self.config, self.dim, self.metric, mean, scales)
-        fitted.error_unit = fitted._measure_error(x)
+        if measure_error:
+            fitted.error_unit = fitted._measure_error(x)
         return fitted
 
     def _measure_error(self, x: np.ndarray) -> float:
