@@ -113,8 +113,11 @@ class _CentroidSketch:
 
     def __init__(self, centroids: np.ndarray, metric: str) -> None:
         codec = BinaryCodec(BinaryQuantization(), centroids.shape[1], "l2" if metric == "l2" else "dot")
-        self.codec = codec.fit(centroids, measure_error=False)  # no margin on centroids: half the build
-        self.codes = self.codec.blocked(self.codec.encode(centroids))
+        codec = codec.fit(centroids, measure_error=False)  # no margin on centroids: half the build
+        self.codes = codec.blocked(codec.encode(centroids))
+        # what a probe's estimate needs from the codec: its mean, query bits and add weight
+        self.mean, self.bits = codec.mean, codec.config.query_bits
+        self.add_w = float(codec.scales[1] / codec.scales[0])
 
     @property
     def nbytes(self) -> int:
@@ -122,6 +125,5 @@ class _CentroidSketch:
 
     def probe(self, centroids: np.ndarray, q: np.ndarray, nprobe: int, m: int, bias: np.ndarray | None) -> np.ndarray:
         """The best nprobe of the m lists with the best estimates, for one query q (d,)."""
-        codec = self.codec
-        return probe_sketch(self.codes.blocks, self.codes.tail, codec.mean, centroids, q, nprobe, m,
-                            codec.config.query_bits, codec._scale_terms()[1], bias)
+        return probe_sketch(self.codes.blocks, self.codes.tail, self.mean, centroids, q, nprobe, m, self.bits,
+                            self.add_w, bias)
