@@ -10,15 +10,22 @@ three states, for several oversampling values:
   cost of first touching a mapped page, high in some VMs);
 - cold: pages unmapped and dropped from the page cache before each query.
 Then checks what `drop_caches` does to an open LMDB environment, and after a
-reopen. Writes the `## Cold reads` section of bench/RESULTS.md.
+reopen, and measures what the disk itself serves: random 4 KiB reads of the
+data file per second at several thread counts. A cold rerank faults in about
+one page per candidate, so that rate over the candidates bounds the cold
+queries per second whatever the engine does. Writes the `## Cold reads`
+section of bench/RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shlex
 import shutil
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,12 +33,16 @@ if __package__ in (None, ""):
 
 import numpy as np
 
+from vecstore.engine.storage import READ_WORKERS
+
 from . import report
 from .coldcache import LmdbEvictor, drop_all_caches, resident_fraction
 from .datasets import load_folder, synthetic
 from .measure import latency_stats, recall_at_k, thread_limit, time_single
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PAGE = 4096
+DISK_THREADS = (1, 4, 8, 16, 32)
 
 
 def build(path: str, xb: np.ndarray, **create):
@@ -45,8 +56,44 @@ def build(path: str, xb: np.ndarray, **create):
     return db, col
 
 
-def states(col, path, xq, gt, oversampling, nq_cold):
-    """Warm, fault-only and cold single-query figures at one oversampling."""
+def count_reads(col) -> list[int]:
+    """[keys read, reads] from now on: a wrapper around the engine's rerank
+    reader, for settings (a margin) that read a varying number per query."""
+    reader, counts = col._vectors, [0, 0]
+    inner = reader.get
+
+    def counted(keys):
+        counts[0] += len(keys)
+        counts[1] += 1
+        return inner(keys)
+
+    reader.get = counted
+    return counts
+
+
+def disk_reads_per_s(path: str, reads: int = 640, seed: int = 0) -> list[tuple[int, float]]:
+    """(threads, random 4 KiB reads per second) of a file nobody maps, its
+    pages dropped from the page cache before each thread count."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pages = os.fstat(fd).st_size // PAGE
+        rnd = random.Random(seed)
+        out = []
+        for threads in DISK_THREADS:
+            at = [rnd.randrange(pages) * PAGE for _ in range(reads)]
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            with ThreadPoolExecutor(threads) as pool:
+                t0 = time.perf_counter()
+                list(pool.map(lambda off: os.pread(fd, PAGE, off), at))
+                out.append((threads, reads / (time.perf_counter() - t0)))
+        return out
+    finally:
+        os.close(fd)
+
+
+def states(col, path, xq, gt, oversampling, nq_cold, counts=None):
+    """Warm, fault-only and cold single-query figures at one oversampling, and
+    the keys read per query in the warm pass when counts (see count_reads)."""
     def one(q):
         return col.search(q, k=10, oversampling=oversampling).ids
 
@@ -55,8 +102,12 @@ def states(col, path, xq, gt, oversampling, nq_cold):
     out = {}
     with thread_limit(1):
         one(xq[:5])
+        if counts is not None:
+            counts[:] = [0, 0]
         ids, lat = time_single(one, xq)
         out["warm"] = {**latency_stats(lat), "recall": recall_at_k(ids, gt, 10)}
+        if counts is not None and counts[1]:
+            out["reads"] = counts[0] / counts[1]
         for name, evict in (("fault", fault), ("cold", cold)):
             ids, lat = time_single(one, xq[:nq_cold], before_each=evict)
             out[name] = {**latency_stats(lat), "recall": recall_at_k(ids, gt[:nq_cold], 10)}
@@ -97,27 +148,38 @@ def run(args) -> str:
     variants = [("float32 vectors", {})]
     if "float16" in getattr(vc, "VECTOR_DTYPES", ()):
         variants.append(("float16 vectors", {"vector_dtype": "float16"}))
+        # the margin reads only the candidates that could still make the top k
+        variants.append(("float16 vectors, margin 2",
+                         {"vector_dtype": "float16", "quantization": {"kind": "binary", "margin": 2.0}}))
     overs = [float(o) for o in args.oversampling.split(",")]
-    rows, dc = [], None
+    measured, dc, disk = [], None, None
     for name, create in variants:
         path = os.path.join(args.workdir, "cold-" + report.slug(name))
         db, col = build(path, ds.xb, **create)
+        counts = count_reads(col) if "quantization" in create else None
         log(f"{name}: built, {col.info().disk_bytes / ds.n:,.0f} disk B/vec")
         for o in overs:
-            r = states(col, path, ds.xq, ds.gt, o, args.cold_nq)
-            cand = int(np.ceil(10 * o))
-            extra_us = (1 / r["cold"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
-            fault_us = (1 / r["fault"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
-            rows.append([name, f"{o:g}", cand, r["warm"]["recall"], r["warm"]["qps_single"], r["fault"]["qps_single"],
-                         r["cold"]["qps_single"], f"{r['cold']['p50_ms']:.2f} / {r['cold']['p99_ms']:.2f}",
-                         fault_us, extra_us])
-            log(f"  oversampling {o:g}: warm {r['warm']['qps_single']:,.0f} q/s, fault {r['fault']['qps_single']:,.0f}, "
-                f"cold {r['cold']['qps_single']:,.0f} q/s ({extra_us:.0f} us more per candidate)")
+            r = states(col, path, ds.xq, ds.gt, o, args.cold_nq, counts)
+            cand = r.get("reads", int(np.ceil(10 * o)))
+            measured.append((name, o, cand, r))
+            log(f"  oversampling {o:g}: {cand:.1f} reads, warm {r['warm']['qps_single']:,.0f} q/s, "
+                f"fault {r['fault']['qps_single']:,.0f}, cold {r['cold']['qps_single']:,.0f} q/s")
         if dc is None:
             dc = drop_caches_experiment(db, col, path, ds.xq)
             db = dc[2]
         db.close()
+        if disk is None:  # closed: no mapping keeps the file's pages cached
+            disk = disk_reads_per_s(os.path.join(path, "data.mdb"))
+            log("disk: " + ", ".join(f"{t} threads {r:,.0f} reads/s" for t, r in disk))
         shutil.rmtree(path, ignore_errors=True)
+    served = dict(disk)[READ_WORKERS]
+    rows = []
+    for name, o, cand, r in measured:
+        extra_us = (1 / r["cold"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
+        fault_us = (1 / r["fault"]["qps_single"] - 1 / r["warm"]["qps_single"]) / cand * 1e6
+        rows.append([name, f"{o:g}", round(cand, 1), r["warm"]["recall"], r["warm"]["qps_single"],
+                     r["fault"]["qps_single"], r["cold"]["qps_single"], served / cand,
+                     f"{r['cold']['p50_ms']:.2f} / {r['cold']['p99_ms']:.2f}", fault_us, extra_us])
     allowed, dc_rows = dc[0], dc[1]
     lines = ([f"**{args.note}**", ""] if args.note else []) + [
         f"`{args.command}`", "",
@@ -132,7 +194,13 @@ def run(args) -> str:
         "which is high in this VM. Cold figures use the first "
         f"{args.cold_nq} queries, warm ones all {len(ds.xq):,}.", "",
         report.table(["vectors", "oversampling", "candidates", "recall@10", "q/s warm", "q/s fault", "q/s cold",
-                      "cold p50 / p99 ms", "us/candidate fault", "us/candidate cold"], rows), "",
+                      "disk ceiling q/s", "cold p50 / p99 ms", "us/candidate fault", "us/candidate cold"], rows), "",
+        f"*candidates*: keys read per query (measured with a margin). *disk ceiling*: what the disk serves with "
+        f"the engine's {READ_WORKERS} reader threads over the candidates, from the table below; a cold query "
+        "faults in about one page per candidate, so no engine gets above it with that many candidates.", "",
+        f"Random {PAGE // 1024} KiB reads of data.mdb (closed, its pages dropped first), {len(DISK_THREADS)} "
+        "thread counts, 640 reads each:", "",
+        report.table(["threads", "reads/s"], [[t, r] for t, r in disk]), "",
         f"`drop_caches` is {'allowed' if allowed else 'NOT allowed'} here (root, writable /proc/sys/vm). "
         "Its effect on LMDB (resident = fraction of data.mdb in the page cache, by mincore; q/s of the next "
         "100 single queries):", "",

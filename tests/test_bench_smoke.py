@@ -217,3 +217,22 @@ def test_estimator_table_runs_and_the_correction_helps(capsys):
     for recalls in rows.values():
         assert all(0 <= r <= 1 for r in recalls) and recalls == sorted(recalls)
     assert rows["corrected"][-1] >= rows["bitplane"][-1]
+
+
+def test_cold_bench_runs_on_tiny_data(tmp_path, capsys):
+    """bench.cold: every variant measured in all three cache states, the margin
+    variant's reads counted (fewer than the 40 candidates it ranks), and the
+    disk's own read rate and the ceiling it sets reported."""
+    from bench import cold
+
+    cold.main(["--synthetic", "1500", "--nq", "20", "--cold-nq", "4", "--oversampling", "4",
+               "--workdir", str(tmp_path / "work"), "--cache-dir", str(tmp_path / "data"), "--results", ""])
+    text = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| float")}
+    assert set(rows) == {"float32 vectors", "float16 vectors", "float16 vectors, margin 2"}
+    assert rows["float32 vectors"][1] == "40"
+    assert 10 <= float(rows["float16 vectors, margin 2"][1]) < 40
+    assert "disk ceiling q/s" in text
+    disk = [line for line in text.splitlines() if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    assert [int(line.split("|")[1]) for line in disk] == list(cold.DISK_THREADS)
