@@ -6,6 +6,8 @@ Public API:
     pack_signs(x)                               -> uint64 (n, ceil(d / 64))
     rerank_topk(xq, vecs, cand, k, metric)      -> (scores float32 (nq, k), rows int64 (nq, k))
     rerank_ids(xq, vecs, found, cand_ids, k, metric) -> (scores float32 (nq, k), ids int64 (nq, k))
+    rerank_rows(q, rows, ids, k, metric)        -> one query over all rows (float32 or float16 bits): (scores (k,), ids (k,))
+    candidate_ids(slots, scores, floor, ids)    -> one query's ids to rerank, ascending
     exact_scores(xq, vecs, metric)              -> float32 (nq, m)
     quantize_planes(x, bits)                    -> uint64 (nq, bits, ceil(d / 64))
     bitplane_topk(codes, planes, k, alive=None) -> (dist int32 (nq, k), idx int64 (nq, k))
@@ -34,7 +36,7 @@ from .blocks import (
 from .ivf import bitplane_estimate_search_regions, bitplane_estimate_topk_regions
 from .hamming import PAD_DIST, PAD_IDX, hamming_distances, hamming_topk, pack_signs
 from .popcount import popcount64
-from .rerank import exact_scores, rerank_ids, rerank_topk
+from .rerank import candidate_ids, exact_scores, rerank_ids, rerank_rows, rerank_topk
 
 __all__ = [
     "hamming_topk",
@@ -53,6 +55,8 @@ __all__ = [
     "pack_signs",
     "rerank_topk",
     "rerank_ids",
+    "rerank_rows",
+    "candidate_ids",
     "exact_scores",
     "popcount64",
     "PAD_DIST",

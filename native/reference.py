@@ -154,3 +154,19 @@ def bitplane_estimate_topk_ref(codes, planes, qa, qb, factors, add_w, k, alive=N
     est = f[0][None, :] * (np.float32(qa)[:, None] - np.float32(qb)[:, None] * d) + np.float32(add_w) * f[1][None, :]
     # float32 estimates are exact in float64: the shared selection ranks them unchanged
     return topk_from_scores(est, k, alive)
+
+
+def rerank_rows_ref(q, rows, ids, k, metric):
+    """`native.rerank_rows`: rows float32, or uint16 float16 bit patterns."""
+    rows = np.asarray(rows)
+    vecs = rows.view(np.float16).astype(np.float32) if rows.dtype == np.uint16 else rows
+    cand = np.arange(len(vecs), dtype=np.int64)[None, :]
+    scores, best = rerank_topk_ref(np.asarray(q)[None, :], vecs, cand, k, metric)
+    return scores[0], np.where(best[0] >= 0, np.asarray(ids)[np.maximum(best[0], 0)], -1)
+
+
+def candidate_ids_ref(slots, scores, floor, ids):
+    """`native.candidate_ids`: ids of the slots >= 0 scoring >= floor, ascending."""
+    slots, scores = np.asarray(slots), np.asarray(scores)
+    keep = (slots >= 0) & (scores >= np.float32(floor))
+    return np.sort(np.asarray(ids)[slots[keep]])

@@ -8,6 +8,10 @@ Metrics (x = a stored vector, q = a query):
               unit-length already; x is normalized on the fly, in the same pass
               as the dot product, so stored vectors need no separate copy)
 
+Stored rows may also come as uint16, the bit patterns of float16 values
+(Numba has no float16): the loops widen each element as they read it, so a
+float16 rerank needs no decoded copy (see `_widen`).
+
 Inner loops are float32 with the fastmath flags ``reassoc`` and ``contract`` so that
 LLVM may reassociate the sums (and fuse multiply-adds) and vectorize them (16 lanes on AVX-512).  The result therefore differs
 from a sequential or float64 sum by normal float32 rounding (relative error
@@ -17,9 +21,13 @@ differences (no ||q||^2 + ||x||^2 - 2<q, x> expansion) so it never goes negative
 and has no cancellation error for near neighbours.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
-__all__ = ["rerank_topk", "exact_scores"]
+from . import float_topk as ft
+from .half import half_to_float
+
+__all__ = ["rerank_topk", "exact_scores", "rerank_rows", "candidate_ids"]
 
 _METRICS = {"dot": 0, "l2": 1, "cosine": 2}
 _DOT, _L2, _COSINE = 0, 1, 2
@@ -32,11 +40,22 @@ _DOT, _L2, _COSINE = 0, 1, 2
 _FAST = {"reassoc", "contract"}
 
 
+def _widen(x):
+    """A stored element as float32: uint16 is a float16's bit pattern."""
+
+
+@overload(_widen, inline="always")
+def _widen_impl(x):
+    if isinstance(x, types.Integer):
+        return lambda x: half_to_float(x)
+    return lambda x: x
+
+
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _dot(a, b):
     s = np.float32(0.0)
     for t in range(a.shape[0]):
-        s += a[t] * b[t]
+        s += a[t] * _widen(b[t])
     return s
 
 
@@ -45,8 +64,9 @@ def _cosine(a, b):
     s = np.float32(0.0)
     nb = np.float32(0.0)
     for t in range(a.shape[0]):
-        s += a[t] * b[t]
-        nb += b[t] * b[t]
+        x = _widen(b[t])
+        s += a[t] * x
+        nb += x * x
     return s / np.sqrt(nb)  # a zero row gives NaN (or inf/0): dropped as "no candidate"
 
 
@@ -63,7 +83,7 @@ def _score(mcode, a, b):
 def _sqdist(a, b):
     s = np.float32(0.0)
     for t in range(a.shape[0]):
-        u = a[t] - b[t]
+        u = a[t] - _widen(b[t])
         s += u * u
     return s
 
@@ -196,6 +216,60 @@ def rerank_ids(xq, vecs, found, cand_ids, k, metric):
     smaller id. Arguments are trusted (the engine builds them): no checks.
     """
     return _rerank_ids_kernel(xq, vecs, found, cand_ids, int(k), _check_metric(metric))
+
+
+@njit(cache=True, nogil=True)
+def _rerank_rows_kernel(q, rows, ids, k, mcode):
+    m = rows.shape[0]
+    is_l2 = mcode == _L2
+    sv = np.empty(m, np.float32)
+    for i in range(m):
+        s = _score(mcode, q, rows[i])
+        sv[i] = -s if is_l2 else s  # higher is better; NaN never enters the heap
+    hs, hr = ft.new_heaps(1, k)
+    ft.push_block(sv, m, 0, hs[0], hr[0], k)  # rows in id order: an equal score keeps the smaller id
+    ft.heaps_to_sorted(hs, hr)
+    scores = hs[0]
+    out = np.full(k, -1, np.int64)
+    for j in range(k):
+        if hr[0, j] >= 0:
+            out[j] = ids[hr[0, j]]
+        if is_l2:
+            scores[j] = -scores[j]
+    return scores, out
+
+
+def rerank_rows(q, rows, ids, k, metric):
+    """One query's exact top-k over every row of `rows`: the rerank of a single
+    search, whose candidates are exactly the rows it read.
+
+    q float32 (d,), unit-length for "cosine"; rows float32 (m, d), or uint16
+    (m, d) holding float16 bit patterns (widened as they are read, no decoded
+    copy); ids int64 (m,) ascending, the id of each row. Returns (scores
+    float32 (k,), ids int64 (k,)), best first as in `rerank_topk`; ties go to
+    the smaller id, NaN scores are dropped, padding is id -1 with score -inf
+    ("l2": +inf). Arguments are trusted (the engine builds them): no checks.
+    """
+    return _rerank_rows_kernel(q, rows, ids, int(k), _check_metric(metric))
+
+
+@njit(cache=True, nogil=True)
+def _candidate_ids_kernel(slots, scores, floor, ids):
+    out = np.empty(slots.shape[0], np.int64)
+    m = 0
+    for t in range(slots.shape[0]):
+        s = slots[t]
+        if s >= 0 and scores[t] >= floor:
+            out[m] = ids[s]
+            m += 1
+    return np.sort(out[:m])
+
+
+def candidate_ids(slots, scores, floor, ids):
+    """The ids to rerank for one query, ascending (LMDB's page order): those of
+    its scan's slots (int64 (c,), -1 = none) whose scores (float32 (c,)) are at
+    least floor, mapped through ids (int64, by slot). Trusted arguments."""
+    return _candidate_ids_kernel(slots, scores, np.float32(floor), ids)
 
 
 @njit(cache=True, nogil=True)

@@ -197,3 +197,59 @@ def test_rerank_ids_is_rerank_topk_by_id(metric, nq):
         want_s, want_r = rerank_topk_ref(xq, vecs, np.where(np.isin(cand_ids, found), cand_rows, -1), k, metric)
         np.testing.assert_array_equal(ids, np.where(want_r >= 0, found[np.maximum(want_r, 0)], -1))
         np.testing.assert_array_equal(s, want_s)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("half", [False, True])
+def test_rerank_rows_matches_the_reference(metric, half):
+    """One query over every row, float32 rows or float16 bit patterns widened in the loop."""
+    from native import rerank_rows
+    from native.reference import rerank_rows_ref
+
+    rng = np.random.default_rng(11)
+    for m, k in ((40, 10), (7, 10), (1, 1)):
+        q = rng.standard_normal(24).astype(np.float32)
+        q /= np.linalg.norm(q)
+        x = rng.standard_normal((m, 24)).astype(np.float16 if half else np.float32)
+        rows = x.view(np.uint16) if half else x
+        ids = np.sort(rng.choice(10_000, m, replace=False)).astype(np.int64)
+        s, got = rerank_rows(q, rows, ids, k, metric)
+        rs, want = rerank_rows_ref(q, rows, ids, k, metric)
+        assert s.dtype == np.float32 and got.dtype == np.int64 and got.shape == s.shape == (k,)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(s, rs, rtol=1e-5, atol=1e-6)
+        assert (got[m:] == -1).all() and (s[m:] == (np.inf if metric == "l2" else -np.inf)).all()
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_rerank_rows_ties_go_to_the_smaller_id_and_nan_rows_drop(metric):
+    from native import rerank_rows
+
+    xq, vecs = int_data(np.random.default_rng(12), 1, 30, 8)
+    vecs[5] = vecs[20] = vecs[3]  # three equal rows: equal scores
+    vecs[7] = 0  # cosine: a zero row scores NaN and is dropped
+    ids = np.arange(30, dtype=np.int64) * 10
+    s, got = rerank_rows(xq[0] / np.linalg.norm(xq[0]) if metric == "cosine" else xq[0], vecs, ids, 30, metric)
+    pos = {int(i): j for j, i in enumerate(got) if i >= 0}
+    assert pos[30] < pos[50] < pos[200]
+    if metric == "cosine":
+        assert 70 not in pos and got[-1] == -1
+    else:
+        assert len(pos) == 30
+
+
+def test_candidate_ids_keep_the_slots_above_the_floor_in_id_order():
+    from native import candidate_ids
+    from native.reference import candidate_ids_ref
+
+    rng = np.random.default_rng(13)
+    ids = rng.permutation(1000).astype(np.int64)
+    slots = rng.choice(1000, 50, replace=False).astype(np.int64)
+    slots[[3, 17, 40]] = -1
+    scores = np.sort(rng.standard_normal(50).astype(np.float32))[::-1].copy()
+    for floor in (-np.inf, float(scores[9]), float(scores[30]) - 1e-3, 10.0):
+        got = candidate_ids(slots, scores, floor, ids)
+        np.testing.assert_array_equal(got, candidate_ids_ref(slots, scores, floor, ids))
+        assert (np.diff(got) > 0).all()
+    assert len(candidate_ids(slots, scores, -np.inf, ids)) == 47
+    assert len(candidate_ids(slots, scores, 10.0, ids)) == 0

@@ -79,6 +79,8 @@ class Collection(PayloadMethods):
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric))
         self._vectors = ValueReader(self._storage, dbs["vectors"])  # the rerank's reads
         self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
+        # what the rerank kernel reads: float16 as its bit patterns (Numba has no float16)
+        self._row_bits = np.dtype(np.uint16 if config.vector_dtype == "float16" else np.float32)
         self._training_lock = threading.Lock()  # one training run at a time
         self._changed: list[np.ndarray] | None = None  # slots written while a training runs
         # replaced whole (never mutated) when an index is declared or dropped,
@@ -359,6 +361,7 @@ class Collection(PayloadMethods):
 
         seg = self._seg
         match_ids = None  # set when the filter's points are scored exactly
+        one = False  # a single query reranked through _rerank_one
         with seg.lock.shared():
             codec = seg.codec
             n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
@@ -371,14 +374,21 @@ class Collection(PayloadMethods):
                 alive = mask.view(np.uint8)
             if codec.trained and match_ids is None:
                 slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive, plan is not None)
-                if rescore and n_cand > k:
-                    slots = self._prune(codec, qp, slots, scores, k, margin)
-                cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+                one = len(qp) == 1 and rescore and not codec.exact
+                if one:  # the common single query: its ids in one kernel call
+                    floor = self._floor(codec, qp, scores, k, margin) if n_cand > k else -np.inf
+                    cand = native.candidate_ids(slots[0], scores[0], floor, seg.ids)
+                else:
+                    if rescore and n_cand > k:
+                        slots = self._prune(codec, qp, slots, scores, k, margin)
+                    cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
         if match_ids is not None:
             # exact over the matching points: they are every query's candidates
             return self._rerank(qp, np.broadcast_to(match_ids, (len(qp), len(match_ids))), k)
         if not codec.trained:
             return self._search_exact_from_lmdb(qp, k)
+        if one:
+            return self._rerank_one(qp, cand, k)
         if codec.exact or not rescore:
             return self._result(cand_ids[:, :k], scores[:, :k])
         return self._rerank(qp, cand_ids, k)
@@ -428,6 +438,13 @@ class Collection(PayloadMethods):
             out_slots[i, :m] = np.where(s[0] >= 0, sel[np.maximum(s[0], 0)], -1)
             out_scores[i, :m] = sc[0]
         return out_slots, out_scores
+
+    @staticmethod
+    def _floor(codec: Any, qp: np.ndarray, scores: np.ndarray, k: int, margin: float | None) -> float:
+        """One query's lowest score still reranked: its k-th best minus the
+        codec's margin (-inf without a margin, or with fewer than k candidates)."""
+        margins = codec.rerank_margins(qp, margin)
+        return -np.inf if margins is None else float(scores[0, k - 1] - margins[0])
 
     @staticmethod
     def _prune(codec: Any, qp: np.ndarray, slots: np.ndarray, scores: np.ndarray, k: int,
@@ -483,6 +500,15 @@ class Collection(PayloadMethods):
                      for i in range(0, len(qp), _RERANK_GROUP)]
             return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
         return self._rerank_group(qp, cand_ids, k)
+
+    def _rerank_one(self, qp: np.ndarray, ids: np.ndarray, k: int) -> SearchResult:
+        """`_rerank` of a single query whose candidates are ids (ascending): every
+        row read is a candidate, and float16 rows are widened as they are scored."""
+        raw, present = self._vectors.get(id_keys(ids))  # in key (page) order
+        found = ids if present is None else ids[present]  # deleted since the scan: left out
+        rows = np.frombuffer(raw, dtype=self._row_bits).reshape(len(found), self.dim)
+        scores, top = native.rerank_rows(qp[0], rows, found, k, self.metric)
+        return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
 
     def _rerank_group(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
         valid = cand_ids[cand_ids >= 0]
