@@ -104,9 +104,9 @@ def test_scan_visits_only_the_probed_lists(engine_db, data, monkeypatch):
     in_place, copied = [], []
     real_regions, real_search = native.bitplane_estimate_search_regions, BinaryCodec.search
 
-    def spy_regions(pool, slots, starts, lengths, lists, *args):
+    def spy_regions(pool, slots, starts, lengths, lists, *args, **kwargs):
         in_place.append(int(lengths[lists].sum()))
-        return real_regions(pool, slots, starts, lengths, lists, *args)
+        return real_regions(pool, slots, starts, lengths, lists, *args, **kwargs)
 
     def spy_search(self, codes, alive, q, n_cand):
         copied.append(len(alive))  # rows scanned

@@ -411,6 +411,10 @@ class Collection(PayloadMethods):
             return codec.search(seg.codes.scan_view(n), alive, qp, n_cand)
         # IVF: per query, only the slots of its probed lists
         lists = seg.lists
+        if len(qp) == 1 and seg.postings is None:  # the common single query: no copies
+            found = codec.search_lists(lists, probes[0], alive if filtered else None, qp, n_cand)
+            if found is not None:
+                return found[0][None], found[1][None]
         out_slots = np.full((len(qp), n_cand), -1, dtype=np.int64)
         out_scores = np.full((len(qp), n_cand), -np.inf, dtype=np.float32)
         for i in range(len(qp)):

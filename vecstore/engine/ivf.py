@@ -90,6 +90,8 @@ class IVF:
         nprobe = min(nprobe, self.nlist)
         m = max(_SHORTLIST_MIN, _SHORTLIST_PER_PROBE * nprobe)
         if self._sketch is not None and len(q) <= _KERNEL_QUERIES and m * _SHORTLIST_SHARE <= self.nlist:
+            if len(q) == 1:
+                return self._sketch.probe(self.centroids, q[0], nprobe, m, self._bias)[None]
             return np.stack([self._sketch.probe(self.centroids, x, nprobe, m, self._bias)
                              for x in q]) if len(q) else np.zeros((0, nprobe), np.int64)
         if self._c16 is not None and len(q) <= _KERNEL_QUERIES and nprobe < self.nlist:
@@ -126,4 +128,4 @@ class _CentroidSketch:
     def probe(self, centroids: np.ndarray, q: np.ndarray, nprobe: int, m: int, bias: np.ndarray | None) -> np.ndarray:
         """The best nprobe of the m lists with the best estimates, for one query q (d,)."""
         return probe_sketch(self.codes.blocks, self.codes.tail, self.mean, centroids, q, nprobe, m, self.bits,
-                            self.add_w, bias)
+                            self.add_w, bias, trusted=True)

@@ -177,7 +177,7 @@ class BinaryCodec(Codec):
         mul, add_w = self._scale_terms()
         scores, slots = native.bitplane_estimate_search_regions(
             lists.rows.view(np.uint64), lists.slots, lists.starts, lists.lengths, probe, q, self.mean,
-            self.config.query_bits, mul, add_w, self.metric == "l2", n_cand, alive)
+            self.config.query_bits, mul, add_w, self.metric == "l2", n_cand, alive, trusted=True)
         return slots, scores
 
     def rerank_margins(self, q, margin=None):
