@@ -244,7 +244,8 @@ def _estimate_search_kernel(blocks, n, factors, q, mean, has_mean, bits, mul_sca
     return est, rows
 
 
-def bitplane_estimate_search_blocks(blocks, n, factors, q, mean, bits, mul_scale, add_w, l2, k, alive=None):
+def bitplane_estimate_search_blocks(blocks, n, factors, q, mean, bits, mul_scale, add_w, l2, k, alive=None,
+                                    trusted=False):
     """The binary codec's asymmetric search in one call: center and quantize the
     queries, scan (`bitplane_estimate_topk_blocks`), turn estimates into scores.
 
@@ -254,7 +255,14 @@ def bitplane_estimate_search_blocks(blocks, n, factors, q, mean, bits, mul_scale
     Returns (scores float32 (nq, k), rows int64 (nq, k)), best first; padded
     with row -1, score -inf. One call, because a single query's Python work
     around the kernel (a dozen small numpy operations) cost ~10% of its search.
+    trusted: the engine's call, alive a uint8 (n,) array and every argument
+    already in the kernel's types: the checks are skipped.
     """
+    if trusted:
+        has_mean = mean is not None
+        return _estimate_search_kernel(blocks, n, factors, q,
+                                       mean if has_mean else np.zeros(q.shape[1], np.float32), has_mean,
+                                       int(bits), np.float32(mul_scale), float(add_w), bool(l2), int(k), alive, True)
     _check_blocks(blocks, n)
     mean, has_mean = check_search_args(q, mean, bits, blocks.shape[1])
     if not isinstance(factors, np.ndarray) or factors.dtype != np.uint16 or factors.ndim != 2 or factors.shape[0] != 2:

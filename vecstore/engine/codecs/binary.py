@@ -164,9 +164,10 @@ class BinaryCodec(Codec):
     def _search_asymmetric(self, codes: BlockedCodes, n, alive, q, n_cand):
         """Rank by the corrected estimate; scores estimate the internal score."""
         mul, add_w = self._scale_terms()
+        q, alive = np.ascontiguousarray(q, np.float32), np.ascontiguousarray(alive, np.uint8)  # no-ops from the engine
         scores, slots = native.bitplane_estimate_search_blocks(
             codes.blocks, n, codes.tail, q, self.mean, self.config.query_bits, mul, add_w, self.metric == "l2",
-            n_cand, alive)
+            n_cand, alive, trusted=True)
         return slots, scores
 
     def search_lists(self, lists, probe, alive, q, n_cand):
