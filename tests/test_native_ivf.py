@@ -136,6 +136,29 @@ def test_best_rows_is_a_stable_top_m():
     coarse = rng.integers(0, 5, 2000).astype(np.float32)  # many ties: the smaller rows win them
     assert _best_rows(coarse, 333).tolist() == sorted(np.argsort(-coarse, kind="stable")[:333].tolist())
     assert _best_rows(np.zeros(100, np.float32), 7).tolist() == list(range(7))  # one bucket holds all
+    dead = est[:1000].copy()
+    dead[rng.random(1000) < 0.9] = -np.inf  # dead rows do not stretch the buckets, nor are they chosen
+    live = int((dead > -np.inf).sum())
+    assert _best_rows(dead, live - 3).tolist() == sorted(np.argsort(-dead, kind="stable")[: live - 3].tolist())
+
+
+@pytest.mark.parametrize("dead_share", [0.5, 0.97, 1.0])
+def test_region_scan_with_most_slots_dead(dead_share):
+    """Fewer live entries than k: all of them, then padding; more: the best k."""
+    rng = np.random.default_rng(8)
+    pool, slots, starts, lengths, _ = pool_of(rng, 12, 1500)
+    n = int(slots[slots < 2**31 - 1].max()) + 1
+    alive = (rng.random(n) >= dead_share).astype(np.uint8)
+    planes = native.quantize_planes(rng.standard_normal((1, 384)).astype(np.float32), 4)[0]
+    lists = np.arange(12, dtype=np.int64)
+    for k in (5, 60):
+        got = native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, lists, planes, 150.0, 1.0, 0.5, k,
+                                                    alive)
+        want = bitplane_estimate_topk_regions_ref(pool, slots, starts, lengths, lists, planes, 150.0, 1.0, 0.5, k,
+                                                  alive)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+        assert ((got[1] == -1) == np.isneginf(got[0])).all()
 
 
 def sketch_of(rng, nlist, d, l2=False):
