@@ -57,3 +57,33 @@ def test_search_reranks_through_the_reader_in_both_modes(tmp_path):
     np.testing.assert_array_equal(before.ids, after.ids)
     np.testing.assert_array_equal(before.scores, after.scores)
     db.close()
+
+
+def test_threads_that_saw_different_snapshots_are_read_again_in_one(tmp_path, monkeypatch):
+    """A write that commits while the threads start their transactions must not
+    hand a search part of a batch: mixed snapshots fall back to one read."""
+    from contextlib import contextmanager
+
+    db, col, reader, _ = reader_of(tmp_path)
+    keys = id_keys(np.arange(0, 100, 2))
+    storage = db._storage
+    before = storage.env.begin()  # a snapshot from before the delete
+    col.delete(np.arange(0, 100, 2))
+    real_read, calls = storage.read, []
+
+    @contextmanager
+    def scripted(buffers=False):
+        calls.append(buffers)
+        if len(calls) == 1:
+            yield before  # the first thread still sees the batch
+        else:
+            with real_read(buffers) as txn:
+                yield txn
+
+    monkeypatch.setattr(storage, "read", scripted)
+    reader.get_us = 10 * COLD_GET_US
+    raw, found = reader.get(keys)
+    assert raw == b"" and not found.any()  # all gone, as one snapshot says
+    assert calls[-1] is True  # the single-transaction read (buffers) ran last
+    before.abort()
+    db.close()
