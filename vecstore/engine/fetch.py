@@ -99,5 +99,3 @@ class ValueReader:
                 found = np.array([v is not None for v in values], dtype=bool)
                 raw = b"".join([v for v in values if v is not None])
         return raw, found, (time.perf_counter() - start) / max(len(keys), 1)
-
-
