@@ -265,3 +265,23 @@ def test_region_search_refuses_bad_queries():
         native.bitplane_estimate_search_regions(*args, np.zeros((1, 500), np.float32), None, 4, 1.0, 1.0, False, 5)
     with pytest.raises(ValueError, match="bits"):
         native.bitplane_estimate_search_regions(*args, np.zeros((1, 384), np.float32), None, 9, 1.0, 1.0, False, 5)
+
+
+@pytest.mark.parametrize("rows_per_k", [2, 20, 64, 65, 400])
+def test_region_scan_select_and_heap_paths_agree_with_the_reference(rows_per_k):
+    """The scan selects once up to 64 rows per wanted entry and keeps a k-heap
+    beyond: both give the reference's entries, ties included."""
+    from native.ivf import _SELECT_ROWS_PER_K
+
+    assert _SELECT_ROWS_PER_K == 64
+    rng = np.random.default_rng(9)
+    pool, slots, starts, lengths, _ = pool_of(rng, 20, 3000)
+    half = len(pool) // 2
+    pool[half : 2 * half] = pool[:half]  # repeated codes and factors: tied estimates
+    lists = np.arange(20, dtype=np.int64)
+    k = max(1, int(lengths.sum()) // rows_per_k)
+    planes = native.quantize_planes(rng.standard_normal((1, 384)).astype(np.float32), 4)[0]
+    got = native.bitplane_estimate_topk_regions(pool, slots, starts, lengths, lists, planes, 150.0, 1.0, 0.0, k)
+    want = bitplane_estimate_topk_regions_ref(pool, slots, starts, lengths, lists, planes, 150.0, 1.0, 0.0, k)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
