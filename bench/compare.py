@@ -15,6 +15,7 @@ the `## Peer comparison: <dataset>` section of bench/RESULTS.md and a PNG.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -31,6 +32,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `vecstore` im
 import numpy as np
 
 from . import report
+from .coldcache import PinnedFiles
 from .datasets import Dataset, load_folder, synthetic
 from .measure import cores, latency_stats, recall_at_k, thread_limit, time_batch, time_single
 from .peers import all_peers
@@ -56,46 +58,57 @@ def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
     if args.max_params and len(sweep) > args.max_params:
         keep = np.linspace(0, len(sweep) - 1, args.max_params).round().astype(int)
         sweep = [sweep[i] for i in sorted(set(keep))]
-    points = []
+    points, warm_bases = [], []
     xq, k = ds.xq, args.k
-    for params in sweep:
+    pin_root = getattr(system, "path", None) if (args.pin and system.reads_disk) else None
+    with PinnedFiles(pin_root) if pin_root else contextlib.nullcontext() as pin:
+        if pin_root and not pin.pinned:
+            log("  could not pin its files in the page cache (mlock): warm figures unpinned")
+        for params in sweep:
+            def search(q, threads):
+                return system.search(q, k, params, threads)
+
+            base = {"system": system.name, "family": system.family, "params": label(params), "ram_bpv": ram_bpv,
+                    "disk_bpv": disk_bpv, "build_s": build_s}
+            with thread_limit(1):
+                if system.reads_disk:
+                    # an untimed pass caches and maps every page these queries read: after a
+                    # build (pages cached, never mapped) or a cold run (evicted) it would not be warm
+                    search(xq, 1)
+                search(xq[:5], 1)  # warm-up: kernel caches, lazy loads
+                # the pass of median total time out of --repeats: this machine's
+                # neighbours slow whole seconds at a time, and every system gets the same rule
+                passes = sorted((time_single(lambda q: search(q, 1), xq) for _ in range(args.repeats)),
+                                key=lambda p: float(p[1].sum()))
+                ids, lat = passes[len(passes) // 2]
+                base["candidates"] = system.candidates(k, params)  # after the passes: some systems measure it
+            with thread_limit(n_cores):
+                search(xq[: 2 * n_cores], n_cores)
+                _, batch_s = time_batch(lambda q: search(q, n_cores), xq)
+            warm = {**base, "cache": "warm", "pinned": bool(pin_root and pin.pinned),
+                    "recall": recall_at_k(ids, ds.gt, k), **latency_stats(lat), "qps_batch": len(xq) / batch_s}
+            points.append(warm)
+            warm_bases.append((params, base))
+            log(f"  {label(params):<28} recall {warm['recall']:.3f}  single {warm['qps_single']:8,.0f} q/s "
+                f"(p50 {warm['p50_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms)  batch {warm['qps_batch']:9,.0f} q/s")
+    # cold runs after every warm one: a pinned page cannot be evicted
+    for params, base in warm_bases if (args.cold and system.reads_disk) else []:
         def search(q, threads):
             return system.search(q, k, params, threads)
 
-        base = {"system": system.name, "family": system.family, "params": label(params), "ram_bpv": ram_bpv,
-                "disk_bpv": disk_bpv, "build_s": build_s}
+        cq = xq[: args.cold_nq]
         with thread_limit(1):
-            if system.reads_disk:
-                # an untimed pass caches and maps every page these queries read: after a
-                # build (pages cached, never mapped) or a cold run (evicted) it would not be warm
-                search(xq, 1)
-            search(xq[:5], 1)  # warm-up: kernel caches, lazy loads
-            # the pass of median total time out of --repeats: this machine's
-            # neighbours slow whole seconds at a time, and every system gets the same rule
-            passes = sorted((time_single(lambda q: search(q, 1), xq) for _ in range(args.repeats)),
-                            key=lambda p: float(p[1].sum()))
-            ids, lat = passes[len(passes) // 2]
-            base["candidates"] = system.candidates(k, params)  # after the passes: some systems measure it
+            search(xq[:5], 1)
+            ids_c, lat_c = time_single(lambda q: search(q, 1), cq, before_each=system.evict)
         with thread_limit(n_cores):
-            search(xq[: 2 * n_cores], n_cores)
-            _, batch_s = time_batch(lambda q: search(q, n_cores), xq)
-        warm = {**base, "cache": "warm", "recall": recall_at_k(ids, ds.gt, k), **latency_stats(lat),
-                "qps_batch": len(xq) / batch_s}
-        points.append(warm)
-        log(f"  {label(params):<28} recall {warm['recall']:.3f}  single {warm['qps_single']:8,.0f} q/s "
-            f"(p50 {warm['p50_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms)  batch {warm['qps_batch']:9,.0f} q/s")
-        if args.cold and system.reads_disk:
-            cq = xq[: args.cold_nq]
-            with thread_limit(1):
-                ids_c, lat_c = time_single(lambda q: search(q, 1), cq, before_each=system.evict)
-            with thread_limit(n_cores):
-                system.evict()
-                _, batch_c = time_batch(lambda q: search(q, n_cores), cq)
-            cold = {**base, "cache": "cold", "recall": recall_at_k(ids_c, ds.gt[: len(cq)], k),
-                    **latency_stats(lat_c), "qps_batch": len(cq) / batch_c}
-            points.append(cold)
-            log(f"  {'  cold page cache':<28} recall {cold['recall']:.3f}  single {cold['qps_single']:8,.0f} q/s "
-                f"(p50 {cold['p50_ms']:.2f} ms, p99 {cold['p99_ms']:.2f} ms)  batch {cold['qps_batch']:9,.0f} q/s")
+            system.evict()
+            _, batch_c = time_batch(lambda q: search(q, n_cores), cq)
+        cold = {**base, "cache": "cold", "recall": recall_at_k(ids_c, ds.gt[: len(cq)], k),
+                **latency_stats(lat_c), "qps_batch": len(cq) / batch_c}
+        points.append(cold)
+        log(f"  {label(params) + ', cold page cache':<28} recall {cold['recall']:.3f}  single "
+            f"{cold['qps_single']:8,.0f} q/s (p50 {cold['p50_ms']:.2f} ms, p99 {cold['p99_ms']:.2f} ms)  "
+            f"batch {cold['qps_batch']:9,.0f} q/s")
     return points
 
 
@@ -134,6 +147,7 @@ def run(args) -> dict:
         merge_previous(args, ds.name, points, missing, failed, {s.name for s in systems})
     result = {"dataset": ds.name, "n": ds.n, "dim": ds.dim, "nq": len(ds.xq), "k": args.k,
               "threads": args.threads or cores(), "cold": bool(args.cold), "cold_nq": args.cold_nq, "repeats": args.repeats,
+              "pin": bool(args.pin),
               "command": args.command, "points": points, "missing": missing, "failed": failed}
     write_outputs(result, args)
     return result
@@ -210,6 +224,13 @@ def section(result: dict, png: str, note: str | None) -> str:
         "peers = train + add.",
         "- *candidates*: vectors reranked exactly per query.",
     ]
+    if result.get("pin"):
+        lines.append(
+            "- *warm* for systems that read files (vecstore, LanceDB): their files locked in the page cache "
+            "(mlock, `--pin`, the default since 2026-11-22) during the warm passes, then the cold runs. This "
+            "host's DAMON pageout evicts file pages read at sparse random places within seconds of use, so "
+            "unpinned warm passes read from disk now and then; faiss's arrays are anonymous memory, which "
+            "it cannot page out (no swap). Rows from runs before that date were measured unpinned.")
     if result["cold"]:
         lines.append(
             f"- *cold*: the first {result['cold_nq']} queries, with the data pages evicted from the page cache "
@@ -258,6 +279,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--cold", action=argparse.BooleanOptionalAction, default=True,
                     help="also measure disk-reading systems with a cold page cache")
     ap.add_argument("--cold-nq", type=int, default=200, help="queries in each cold run")
+    ap.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                    help="lock disk-reading systems' files in the page cache (mlock) for their warm runs")
     ap.add_argument("--repeats", type=int, default=3,
                     help="timed single-query passes per point; the one of median total time is reported")
     ap.add_argument("--workdir", default=os.path.join(HERE, "out", "work"), help="where indexes are built")

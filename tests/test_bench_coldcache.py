@@ -68,3 +68,23 @@ def test_fault_only_mode_keeps_pages_cached(filled):
     col.get(np.arange(4000))
     LmdbEvictor(path, page_cache=False)()
     assert resident_fraction(os.path.join(path, "data.mdb")) > 0.9
+
+
+def test_pinned_files_stay_cached_until_released(tmp_path):
+    from bench.coldcache import PinnedFiles, evict_files
+
+    (tmp_path / "sub").mkdir()
+    for name in ("a.bin", "sub/b.bin"):
+        (tmp_path / name).write_bytes(np.random.default_rng(0).bytes(256 * 1024))
+    (tmp_path / "empty").write_bytes(b"")
+    evict_files(str(tmp_path))
+    with PinnedFiles(str(tmp_path)) as pin:
+        assert pin.pinned
+        assert resident_fraction(str(tmp_path / "a.bin")) == 1.0
+        assert resident_fraction(str(tmp_path / "sub" / "b.bin")) == 1.0
+        evict_files(str(tmp_path))  # locked pages cannot be dropped
+        assert resident_fraction(str(tmp_path / "a.bin")) == 1.0
+    assert not pin.pinned
+    if _fs_type(str(tmp_path)) != "tmpfs":  # tmpfs pages live in RAM: nothing to evict them from
+        evict_files(str(tmp_path))
+        assert resident_fraction(str(tmp_path / "a.bin")) < 0.5
