@@ -39,6 +39,7 @@ from . import report
 from .coldcache import LmdbEvictor, drop_all_caches, resident_fraction
 from .datasets import load_folder, synthetic
 from .measure import latency_stats, recall_at_k, thread_limit, time_single
+from .vecstore_runner import count_reads
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAGE = 4096
@@ -54,21 +55,6 @@ def build(path: str, xb: np.ndarray, **create):
     for lo in range(0, len(xb), 10_000):
         col.upsert(np.arange(lo, min(lo + 10_000, len(xb))), xb[lo : lo + 10_000])
     return db, col
-
-
-def count_reads(col) -> list[int]:
-    """[keys read, reads] from now on: a wrapper around the engine's rerank
-    reader, for settings (a margin) that read a varying number per query."""
-    reader, counts = col._vectors, [0, 0]
-    inner = reader.get
-
-    def counted(keys):
-        counts[0] += len(keys)
-        counts[1] += 1
-        return inner(keys)
-
-    reader.get = counted
-    return counts
 
 
 def disk_reads_per_s(path: str, reads: int = 640, seed: int = 0) -> list[tuple[int, float]]:

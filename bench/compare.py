@@ -44,6 +44,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_NOTE = "Measured while the machine was shared with other engineers: timings are indicative only."
 
 
+def _searcher(system: System, k: int, params):
+    """search(q, threads) of one sweep point."""
+    return lambda q, threads: system.search(q, k, params, threads)
+
+
 def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
     """Build one system and measure every point of its sweep."""
     n_cores = args.threads or cores()
@@ -65,9 +70,7 @@ def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
         if pin_root and not pin.pinned:
             log("  could not pin its files in the page cache (mlock): warm figures unpinned")
         for params in sweep:
-            def search(q, threads):
-                return system.search(q, k, params, threads)
-
+            search = _searcher(system, k, params)
             base = {"system": system.name, "family": system.family, "params": label(params), "ram_bpv": ram_bpv,
                     "disk_bpv": disk_bpv, "build_s": build_s}
             with thread_limit(1):
@@ -93,9 +96,7 @@ def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
                 f"(p50 {warm['p50_ms']:.2f} ms, p99 {warm['p99_ms']:.2f} ms)  batch {warm['qps_batch']:9,.0f} q/s")
     # cold runs after every warm one: a pinned page cannot be evicted
     for params, base in warm_bases if (args.cold and system.reads_disk) else []:
-        def search(q, threads):
-            return system.search(q, k, params, threads)
-
+        search = _searcher(system, k, params)
         cq = xq[: args.cold_nq]
         with thread_limit(1):
             search(xq[:5], 1)

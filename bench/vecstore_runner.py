@@ -45,8 +45,9 @@ class VecstoreSystem(System):
         self.reads_disk = create.get("quantization") != "none"
         # with a rerank margin the reads per query vary: count them (a wrapper
         # around the engine's rerank reader, ~0.3 us per search)
-        self.count_reads = bool(isinstance(create.get("quantization"), dict) and create["quantization"].get("margin"))
-        self._reads = [0, 0]  # keys read, searches, since the sweep point began
+        self.counts_reads = bool(isinstance(create.get("quantization"), dict) and create["quantization"].get("margin"))
+        self._keys_read = None  # count_reads of the built collection, if it counts
+        self._searches = 0  # queries since the sweep point began
         self._params = None
         self.db = self.col = self._evictor = None
 
@@ -64,20 +65,14 @@ class VecstoreSystem(System):
             hi = min(lo + INGEST_BATCH, len(xb))
             self.col.upsert(np.arange(lo, hi), xb[lo:hi])
         self._evictor = None
-        if self.count_reads:
-            reader, reads = self.col._vectors, self._reads
-            inner = reader.get
-
-            def counted(keys):
-                reads[0] += len(keys)
-                return inner(keys)
-
-            reader.get = counted
+        self._keys_read = count_reads(self.col) if self.counts_reads else None
 
     def search(self, xq, k, params, threads):
         if params != self._params:
-            self._params, self._reads[:] = params, [0, 0]
-        self._reads[1] += len(xq)
+            self._params, self._searches = params, 0
+            if self._keys_read is not None:
+                self._keys_read[:] = [0, 0]
+        self._searches += len(xq)
 
         def one_call(q):
             return self.col.search(q, k=k, **params).ids
@@ -95,8 +90,8 @@ class VecstoreSystem(System):
         rescore = params.get("rescore", q.rescore)
         if not rescore or self.create.get("quantization") == "none":
             return None
-        if self.count_reads and self._reads[1]:  # measured: the margin leaves out some
-            return round(self._reads[0] / self._reads[1], 1)
+        if self._keys_read is not None and self._searches:  # measured: the margin leaves out some
+            return round(self._keys_read[0] / self._searches, 1)
         return max(k, math.ceil(k * params.get("oversampling", q.oversampling)))
 
     def evict(self):
@@ -137,6 +132,22 @@ def _search_accepts(name: str) -> bool:
     from vecstore.engine import Collection
 
     return name in inspect.signature(Collection.search).parameters
+
+
+def count_reads(col) -> list[int]:
+    """[keys read, reads] from now on (reset by assigning [0, 0]): a wrapper
+    around the engine's rerank reader, for settings (a rerank margin) that
+    read a varying number of candidates per query (~0.3 us per search)."""
+    reader, counts = col._vectors, [0, 0]
+    inner = reader.get
+
+    def counted(keys):
+        counts[0] += len(keys)
+        counts[1] += 1
+        return inner(keys)
+
+    reader.get = counted
+    return counts
 
 
 def _create_accepts(name: str) -> bool:
