@@ -24,6 +24,7 @@ import shutil
 import numpy as np
 
 from .measure import split_across_threads
+from .report import IN_RAM
 from .systems import Params, System, ivf_lists, ivf_probes
 
 INGEST_BATCH = 10_000
@@ -41,8 +42,8 @@ class VecstoreSystem(System):
         self.name = f"vecstore {label}"
         self.create = create
         self.grid = grid
-        # the exact kind searches vectors it holds in RAM: nothing to read cold
-        self.reads_disk = create.get("quantization") != "none"
+        # the exact kind, and vectors_in_ram, rerank vectors held in RAM: nothing to read cold
+        self.reads_disk = create.get("quantization") != "none" and not create.get("vectors_in_ram")
         # with a rerank margin the reads per query vary: count them (a wrapper
         # around the engine's rerank reader, ~0.3 us per search)
         self.counts_reads = bool(isinstance(create.get("quantization"), dict) and create["quantization"].get("margin"))
@@ -138,7 +139,18 @@ def count_reads(col) -> list[int]:
     """[keys read, reads] from now on (reset by assigning [0, 0]): a wrapper
     around the engine's rerank reader, for settings (a rerank margin) that
     read a varying number of candidates per query (~0.3 us per search)."""
-    reader, counts = col._vectors, [0, 0]
+    counts = [0, 0]
+    if col.config.vectors_in_ram:  # no reads: count the rows reranked from RAM
+        inner_ram = col._rerank_ram
+
+        def counted_ram(seg, qp, slots, k):
+            counts[0] += int((slots >= 0).sum())
+            counts[1] += 1
+            return inner_ram(seg, qp, slots, k)
+
+        col._rerank_ram = counted_ram
+        return counts
+    reader = col._vectors
     inner = reader.get
 
     def counted(keys):
@@ -213,6 +225,11 @@ def vecstore_systems(n: int, dim: int) -> list[System]:
                     out.append(VecstoreSystem(f"{kind}+IVF{nlist} f16-vectors margin{MARGIN:g}",
                                               {"quantization": _with_margin(kind), "ivf": ivf,
                                                "vector_dtype": "float16"}, grid))
+                    if _create_accepts("vectors_in_ram"):
+                        # the same with the rerank's vectors kept in RAM too: no reads per search
+                        out.append(VecstoreSystem(f"{kind}+IVF{nlist} f16-vectors margin{MARGIN:g} {IN_RAM}",
+                                                  {"quantization": _with_margin(kind), "ivf": ivf,
+                                                   "vector_dtype": "float16", "vectors_in_ram": True}, grid))
             else:  # nprobe fixed per collection: one collection per value
                 for p in probes:
                     ivf = vc.IVFConfig(nlist=nlist, nprobe=p)

@@ -4,6 +4,7 @@ import os
 import threading
 
 import numpy as np
+import pytest
 
 import vecstore
 from vecstore import BinaryQuantization
@@ -13,16 +14,18 @@ from synthetic import clustered
 BATCH = np.arange(100_000, 100_100)
 
 
-def loaded(db, n=3000, dim=32):
+def loaded(db, n=3000, dim=32, vectors_in_ram=False):
     data = clustered(n, dim, nq=10, seed=21)
-    col = db.create_collection("docs", dim=dim, quantization=BinaryQuantization(train_size=500))
+    col = db.create_collection("docs", dim=dim, quantization=BinaryQuantization(train_size=500),
+                               vectors_in_ram=vectors_in_ram)
     col.upsert(data.ids, data.xb)
     return col, data
 
 
-def test_readers_never_see_half_a_batch(tmp_path):
+@pytest.mark.parametrize("vectors_in_ram", [False, True])
+def test_readers_never_see_half_a_batch(tmp_path, vectors_in_ram):
     with vecstore.open(tmp_path / "db") as db:
-        col, data = loaded(db)
+        col, data = loaded(db, vectors_in_ram=vectors_in_ram)
         # 100 copies of one far-away vector: all-or-nothing in any search for it
         marker = -data.xb.mean(axis=0)
         marker_rows = np.tile(marker, (len(BATCH), 1))

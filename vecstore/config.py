@@ -407,6 +407,9 @@ class CollectionConfig:
     vector_dtype: str = "float32"
     #: optional IVF partitioning of the codes (see IVFConfig); None scans all codes
     ivf: IVFConfig | None = None
+    #: also keep every vector in RAM, as stored, and rerank from there instead
+    #: of LMDB: dim * 2 or 4 more bytes per vector for no reads per search
+    vectors_in_ram: bool = False
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -418,6 +421,8 @@ class CollectionConfig:
             raise InvalidConfigError(
                 f"unknown vector_dtype {self.vector_dtype!r}; expected one of {list(VECTOR_DTYPES)}"
             )
+        if not isinstance(self.vectors_in_ram, bool):
+            raise InvalidConfigError(f"vectors_in_ram must be True or False, got {self.vectors_in_ram!r}")
         object.__setattr__(self, "quantization", parse_quantization(self.quantization))
         object.__setattr__(self, "ivf", parse_ivf(self.ivf))
 
@@ -429,6 +434,7 @@ class CollectionConfig:
             "quantization": self.quantization.to_dict(),
             "vector_dtype": self.vector_dtype,
             "ivf": None if self.ivf is None else self.ivf.to_dict(),
+            "vectors_in_ram": self.vectors_in_ram,
         }
 
     @classmethod
@@ -440,4 +446,5 @@ class CollectionConfig:
             quantization=quantization_from_dict(data["quantization"]),
             vector_dtype=data.get("vector_dtype", "float32"),
             ivf=parse_ivf(data.get("ivf")),
+            vectors_in_ram=data.get("vectors_in_ram", False),  # absent in collections made before it
         )

@@ -12,6 +12,7 @@ Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
 from __future__ import annotations
 
 import json
+import itertools
 import math
 import threading
 from typing import TYPE_CHECKING, Any, Sequence
@@ -45,6 +46,7 @@ from .storage import Storage
 if TYPE_CHECKING:
     from .database import Database
 
+_FILL_BLOCK = 65_536  # vectors copied into RAM per step at open
 SUB_DBS = ("vectors", "payloads", "slots", "chunks", "meta", "sparse")
 _RERANK_GROUP = 16  # queries whose candidates are fetched together
 
@@ -76,11 +78,12 @@ class Collection(PayloadMethods):
         self.config = config
         self._dbs = dbs
         self._dropped = False
-        self._seg = Segment(make_codec(config.quantization, config.dim, config.metric))
         self._vectors = ValueReader(self._storage, dbs["vectors"])  # the rerank's reads
         self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
         # what the rerank kernel reads: float16 as its bit patterns (Numba has no float16)
         self._row_bits = np.dtype(np.uint16 if config.vector_dtype == "float16" else np.float32)
+        self._seg = Segment(make_codec(config.quantization, config.dim, config.metric),
+                            vector_rows=(config.dim, self._row_bits) if config.vectors_in_ram else None)
         self._training_lock = threading.Lock()  # one training run at a time
         self._changed: list[np.ndarray] | None = None  # slots written while a training runs
         # replaced whole (never mutated) when an index is declared or dropped,
@@ -171,6 +174,7 @@ class Collection(PayloadMethods):
             seg.apply_upsert(
                 plan, slots, ids, codes, lists=lists, sparse_old=old,
                 sparse_new=None if new_rows is None else SparseChange(slots, new_rows),
+                vectors=np.frombuffer(raw, self._row_bits).reshape(len(ids), self.dim) if seg.vectors is not None else None,
             )
         self._train_if_due()
         return len(ids)
@@ -362,6 +366,7 @@ class Collection(PayloadMethods):
         seg = self._seg
         match_ids = None  # set when the filter's points are scored exactly
         one = False  # a single query reranked through _rerank_one
+        from_ram = None  # the result, when reranked from the RAM copy of the vectors
         with seg.lock.shared():
             codec = seg.codec
             n_cand = k if (codec.exact or not rescore) else max(k, math.ceil(k * oversampling))
@@ -375,7 +380,12 @@ class Collection(PayloadMethods):
             if codec.trained and match_ids is None:
                 slots, scores = self._scan(seg, qp, q_rows, n_cand, nprobe, alive, plan is not None)
                 one = len(qp) == 1 and rescore and not codec.exact
-                if one:  # the common single query: its ids in one kernel call
+                if seg.vectors is not None and rescore and not codec.exact:
+                    # under the lock: the rows a slot holds change only under it
+                    if n_cand > k:
+                        slots = self._prune(codec, qp, slots, scores, k, margin)
+                    from_ram = self._rerank_ram(seg, qp, slots, k)
+                elif one:  # the common single query: its ids in one kernel call
                     floor = self._floor(codec, qp, scores, k, margin) if n_cand > k else -np.inf
                     cand = native.candidate_ids(slots[0], scores[0], floor, seg.ids)
                 else:
@@ -387,6 +397,8 @@ class Collection(PayloadMethods):
             return self._rerank(qp, np.broadcast_to(match_ids, (len(qp), len(match_ids))), k)
         if not codec.trained:
             return self._search_exact_from_lmdb(qp, k)
+        if from_ram is not None:
+            return from_ram
         if one:
             return self._rerank_one(qp, cand, k)
         if codec.exact or not rescore:
@@ -514,6 +526,22 @@ class Collection(PayloadMethods):
         scores, top = native.rerank_rows(qp[0], rows, found, k, self.metric)
         return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
 
+    def _rerank_ram(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
+        """`_rerank` from the segment's RAM copy of the vectors (caller holds its
+        lock): the same rows in the same id order, so the same ids and scores."""
+        valid = slots[slots >= 0]
+        ids = seg.ids[valid]
+        if len(qp) == 1:  # distinct slots, distinct ids
+            order = np.argsort(ids)
+            scores, top = native.rerank_rows(qp[0], seg.vectors[valid[order]], ids[order], k, self.metric)
+            return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
+        found, first = np.unique(ids, return_index=True)
+        rows = seg.vectors[valid[first]]
+        vecs = halves_to_floats(rows.view(np.float16)) if self._row_bits == np.uint16 else rows
+        cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+        scores, top = native.rerank_ids(qp, vecs, found, cand_ids, k, self.metric)
+        return self._result(top, -scores if self.metric == "l2" else scores)
+
     def _rerank_group(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
         valid = cand_ids[cand_ids >= 0]
         # one query's candidates are distinct slots, hence distinct ids
@@ -582,6 +610,31 @@ class Collection(PayloadMethods):
     # -- codes: load, train, rebuild ------------------------------------------------
     def _load(self) -> None:
         training.load(self)
+        if self._seg.vectors is not None:
+            self._fill_ram_vectors()
+
+    def _fill_ram_vectors(self) -> None:
+        """At open: copy every stored vector into its slot's row of the RAM copy.
+        The cursor walks the vectors in key (id) order, so the live slots sorted
+        by their ids say where each one goes, with no lookups."""
+        seg = self._seg
+        live = np.flatnonzero(seg.ids[: seg.n] >= 0)
+        by_id = live[np.argsort(seg.ids[live], kind="stable")]
+        row_bytes = self._row_bits.itemsize * self.dim
+        done = 0
+        with self._storage.read(buffers=True) as txn:
+            values = txn.cursor(db=self._dbs["vectors"]).iternext(keys=False, values=True)
+            while True:
+                raw = b"".join(itertools.islice(values, _FILL_BLOCK))
+                if not raw:
+                    break
+                m = len(raw) // row_bytes
+                if m * row_bytes != len(raw) or done + m > len(by_id):
+                    raise InternalError(f"collection '{self.name}': slots and vectors disagree")
+                seg.vectors[by_id[done : done + m]] = np.frombuffer(raw, self._row_bits).reshape(m, self.dim)
+                done += m
+        if done != len(by_id):
+            raise InternalError(f"collection '{self.name}': slots and vectors disagree")
 
     def optimize(self) -> None:
         """Learn the codec (and IVF centroids) again from the current vectors and

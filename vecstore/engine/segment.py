@@ -13,6 +13,10 @@ search reads only the lists it probes, each as one contiguous run; the
 slot-indexed `codes` table is then empty, not a second copy. With a sparse codec, `postings` holds the live slots of each
 sparse dimension (the codes themselves; `codes` rows are then empty).
 
+With `vectors_in_ram`, `vectors[slot]` is the point's vector as LMDB stores
+it (float32, or float16 as its uint16 bit patterns), for reranks that read
+no disk. Like the codes, it is derived state, filled from LMDB at open.
+
 Readers take `lock.shared()` while they scan and map slots to ids; the writer
 publishes committed changes under `lock.exclusive()`.
 """
@@ -81,8 +85,11 @@ class Segment:
     """`codec` and `ivf` live here too, so that a search reads codes and the
     models that made them under one lock."""
 
-    def __init__(self, codec: Codec, ivf: IVF | None = None, capacity: int = 0) -> None:
+    def __init__(self, codec: Codec, ivf: IVF | None = None, capacity: int = 0,
+                 vector_rows: tuple[int, np.dtype] | None = None) -> None:
+        """vector_rows: (dim, dtype) of the RAM copy of the vectors, None for none."""
         self.codec = codec
+        self._vector_rows = vector_rows
         self.ivf = ivf
         self.code_bytes = codec.code_bytes if codec.trained else 0
         self.lock = RWLock()
@@ -101,6 +108,11 @@ class Segment:
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
         self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
+        if self._vector_rows is not None:
+            dim, dtype = self._vector_rows
+            self.vectors: np.ndarray | None = np.zeros((capacity, dim), dtype)
+        else:
+            self.vectors = None
 
     @property
     def capacity(self) -> int:
@@ -108,6 +120,8 @@ class Segment:
 
     def nbytes(self) -> int:
         total = self.codes.nbytes + self.ids.nbytes + self.alive.nbytes + self.list_of.nbytes
+        if self.vectors is not None:
+            total += self.vectors.nbytes
         for index in (self.lists, self.postings):
             if index is not None:
                 total += index.nbytes()
@@ -157,10 +171,14 @@ class Segment:
         new_cap = max(needed, self.capacity + self.capacity // 32)
         new_cap = -(-new_cap // CHUNK) * CHUNK
         old_codes, old_ids, old_alive, old_lists = self.codes, self.ids, self.alive, self.list_of
+        old_vectors = self.vectors
         self._alloc(new_cap, codes=old_codes.grown(new_cap))
         self.ids[: len(old_ids)] = old_ids
         self.alive[: len(old_alive)] = old_alive
         self.list_of[: len(old_lists)] = old_lists
+        if old_vectors is not None:  # may be longer than the other arrays after replace_all
+            keep = min(len(old_vectors), new_cap)
+            self.vectors[:keep] = old_vectors[:keep]
 
     def apply_upsert(
         self,
@@ -172,11 +190,13 @@ class Segment:
         lists: np.ndarray | None = None,
         sparse_old: SparseChange | None = None,
         sparse_new: SparseChange | None = None,
+        vectors: np.ndarray | None = None,
     ) -> None:
         """Publish committed rows: `slots` covers new and replaced points alike.
 
         lists: the IVF list of every row (with a trained IVF); sparse_old /
-        sparse_new: the replaced and the new sparse codes (with postings)."""
+        sparse_new: the replaced and the new sparse codes (with postings);
+        vectors: the rows as stored (kept when the segment keeps vectors)."""
         with self.lock.exclusive():
             if plan is not None:
                 self._ensure_capacity(plan.new_high)
@@ -188,6 +208,8 @@ class Segment:
                 self.codes.put(slots, codes)
             self.ids[slots] = ids
             self.alive[slots] = 1
+            if self.vectors is not None:
+                self.vectors[slots] = vectors
             if self.lists is not None and lists is not None:
                 self._unlist(slots)
                 self.lists.add(lists, slots, rows=None if codes is None else _padded(codes))
@@ -246,8 +268,13 @@ class Segment:
             list_of, lists = np.zeros(0, np.int32), None
         if uses_postings(codec) and postings is None:
             postings = codec.new_postings()
+        vectors = self.vectors
+        if vectors is not None and len(vectors) < n:  # slots are kept: only the length can change
+            vectors = np.zeros((n, vectors.shape[1]), vectors.dtype)
+            vectors[: len(self.vectors)] = self.vectors
         with self.lock.exclusive():
             self.codec, self.ivf = codec, ivf
+            self.vectors = vectors
             self.code_bytes = code_bytes
             self.codes = CodeTable.from_rows(codes, block_words(codec, ivf))
             self.ids, self.alive = ids, alive

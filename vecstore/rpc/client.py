@@ -138,14 +138,17 @@ class Client:
         quantization: Any = "binary",
         vector_dtype: str = "float32",
         ivf: Any = None,
+        vectors_in_ram: bool = False,
         timeout: float | None = None,
     ) -> "RemoteCollection":
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
-        ivf: None, or an IVFConfig (or dict) to partition the codes."""
+        ivf: None, or an IVFConfig (or dict) to partition the codes.
+        vectors_in_ram: also keep the vectors in RAM and rerank from there
+        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search)."""
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
-                                  vector_dtype=vector_dtype, ivf=ivf)
+                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram)
         request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
         response = self._call(self._collections.CreateCollection, request, timeout)
         return RemoteCollection(self, *C.description_from_proto(response.collection))

@@ -149,6 +149,7 @@ def config_to_proto(config: CollectionConfig) -> pb.CollectionConfig:
         metric=enum_to_proto(pb.Metric.DESCRIPTOR, config.metric, "metric"),
         quantization=quantization_to_proto(config.quantization),
         vector_dtype=dtype_to_proto(config.vector_dtype),
+        vectors_in_ram=config.vectors_in_ram,
     )
     if config.ivf is not None:
         msg.ivf.SetInParent()  # present even when every field keeps its default
@@ -178,6 +179,7 @@ def config_from_proto(msg: pb.CollectionConfig) -> dict[str, Any]:
         "quantization": quantization_from_proto(msg.quantization),
         "vector_dtype": dtype_from_proto(msg.vector_dtype),
         "ivf": IVFConfig.from_dict(_read(msg.ivf)) if msg.HasField("ivf") else None,
+        "vectors_in_ram": msg.vectors_in_ram,
     }
 
 

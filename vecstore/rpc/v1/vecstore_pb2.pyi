@@ -193,20 +193,22 @@ class IVFConfig(_message.Message):
     def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf")
+    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     QUANTIZATION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_DTYPE_FIELD_NUMBER: _ClassVar[int]
     IVF_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_IN_RAM_FIELD_NUMBER: _ClassVar[int]
     name: str
     dim: int
     metric: Metric
     quantization: Quantization
     vector_dtype: VectorDtype
     ivf: IVFConfig
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ...) -> None: ...
+    vectors_in_ram: bool
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ..., vectors_in_ram: _Optional[bool] = ...) -> None: ...
 
 class CollectionRef(_message.Message):
     __slots__ = ("name", "collection_id")
