@@ -622,7 +622,8 @@ class Collection(PayloadMethods):
         by_id = live[np.argsort(seg.ids[live], kind="stable")]
         row_bytes = self._row_bits.itemsize * self.dim
         done = 0
-        with self._storage.read(buffers=True) as txn:
+        # bytes values, not buffers: a memoryview per value costs ~1.5 s more per million
+        with self._storage.read() as txn:
             values = txn.cursor(db=self._dbs["vectors"]).iternext(keys=False, values=True)
             while True:
                 raw = b"".join(itertools.islice(values, _FILL_BLOCK))
