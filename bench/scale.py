@@ -166,9 +166,14 @@ def configs(n: int, only_default: bool) -> list[tuple[str, dict, dict]]:
     from .systems import ivf_lists
 
     out = [("binary", {"quantization": "binary"}, {})]
-    if not only_default and hasattr(vc, "IVFConfig") and "ivf" in inspect.signature(Database.create_collection).parameters:
+    accepts = inspect.signature(Database.create_collection).parameters
+    if not only_default and hasattr(vc, "IVFConfig") and "ivf" in accepts:
         nlist = ivf_lists(n)
-        out.append((f"binary+IVF{nlist}", {"quantization": "binary", "ivf": {"nlist": nlist, "nprobe": 32}}, {}))
+        ivf = {"nlist": nlist, "nprobe": 32}
+        out.append((f"binary+IVF{nlist}", {"quantization": "binary", "ivf": ivf}, {}))
+        if "vectors_in_ram" in accepts:  # what the RAM copy costs in RSS and at open
+            out.append((f"binary+IVF{nlist} f16 vectors-in-RAM",
+                        {"quantization": "binary", "ivf": ivf, "vector_dtype": "float16", "vectors_in_ram": True}, {}))
     return out
 
 
