@@ -144,3 +144,23 @@ def test_both_surfaces_take_the_setting(db):
     col.upsert(np.arange(64), x)
     assert col.info().trained
     np.testing.assert_array_equal(col.search(x[17], k=1).ids, [[17]])
+
+
+def test_open_reads_the_file_through_when_the_vectors_are_most_of_it(tmp_path, data, monkeypatch):
+    """The refill walks most pages of the file: it reads the file sequentially
+    first (the map's readahead is off) when the vectors are >= 1/8 of it."""
+    from vecstore.engine.storage import Storage
+
+    path = tmp_path / "db"
+    with vecstore.open(path) as db:
+        ram = db.create_collection("c", dim=DIM, vector_dtype="float32", vectors_in_ram=True,
+                                   quantization=BinaryQuantization(train_size=500))
+        ram.upsert(data.ids, data.xb)
+        before = ram.search(data.xq, k=8, oversampling=4)
+    calls = []
+    real = Storage.read_file_through
+    monkeypatch.setattr(Storage, "read_file_through", lambda self: (calls.append(self.path), real(self)))
+    with vecstore.open(path) as db:
+        after = db.get_collection("c").search(data.xq, k=8, oversampling=4)
+    assert calls == [str(path)]
+    np.testing.assert_array_equal(after.ids, before.ids)

@@ -184,6 +184,21 @@ class Storage:
         """Size of LMDB's data file: the database's whole footprint on disk."""
         return _data_file_bytes(self.path)
 
+    def read_file_through(self) -> None:
+        """Read the data file once, front to back, so its pages are cached before
+        a walk over most of them. The map has readahead off (reranks read at
+        random), so such a walk would fault in one 4 KiB page per disk read:
+        17 s for 1M x 384 float16 vectors after a cache drop here, against
+        1.2 s for this sequential read."""
+        fd = os.open(os.path.join(self.path, "data.mdb"), os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            buf = bytearray(_READ_THROUGH_CHUNK)
+            while os.readv(fd, [buf]) == len(buf):
+                pass
+        finally:
+            os.close(fd)
+
     # -- lifecycle ----------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
@@ -242,6 +257,9 @@ def _disk_nearly_full(path: str) -> bool:
 def _file_limit_reached(path: str) -> bool:
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     return soft != resource.RLIM_INFINITY and _data_file_bytes(path) + _MIN_FREE_BYTES > soft
+
+
+_READ_THROUGH_CHUNK = 8 << 20
 
 
 def _data_file_bytes(path: str) -> int:
