@@ -270,6 +270,10 @@ def ingest_section(rows: list[dict], command: str, note: str | None) -> str:
                + ("; ".join(f"{r['config']}: {r['ingest']['vectors_per_s']:,.0f}/s, "
                             f"{'met' if r['ingest']['vectors_per_s'] >= 50_000 else 'NOT met'}" for r in target)
                   if target else "not measured in this run (add 1000000 to --sizes)"))
+    if any("IVF" in r["config"] for r in rows):
+        verdict += (". The IVF rows include learning the centroids (faiss k-means, once the collection "
+                    "crosses its training threshold) and assigning every batch to its nearest list, "
+                    "a (batch, dim) x (dim, nlist) product per batch")
     return "\n".join(([f"**{note}**", ""] if note else []) + [
         f"`{command}`", "",
         "Bulk upsert of the dataset in batches of 10,000 ids with `sync=True` (each batch one durable LMDB "
