@@ -90,6 +90,24 @@ def test_replaced_and_deleted_points(tmp_path, data, monkeypatch):
         assert not np.isin(got.ids, gone).any()
 
 
+@pytest.mark.parametrize("ivf", [False, True])
+def test_filtered_searches(tmp_path, data, ivf, monkeypatch):
+    """A broad filter scans with the mask (reranked from RAM); a narrow one is
+    scored exactly over its matches (read from LMDB): same answers either way."""
+    payloads = [{"bucket": int(i % 10)} for i in range(len(data.ids))]
+    with vecstore.open(tmp_path / "db") as db:
+        disk, ram = twins(db, dtype="float16", ivf=ivf)
+        for col in (disk, ram):
+            col.upsert(data.ids, data.xb, payloads)
+        for flt in ({"bucket": {"$lt": 6}}, {"bucket": 3}):
+            ra = disk.search(data.xq, k=8, oversampling=4, filter=flt)
+            rb = ram.search(data.xq, k=8, oversampling=4, filter=flt)
+            np.testing.assert_array_equal(ra.ids, rb.ids)
+            np.testing.assert_allclose(ra.scores, rb.scores, rtol=1e-6, atol=1e-6)
+            allowed = data.ids[[p["bucket"] in ((0, 1, 2, 3, 4, 5) if "$lt" in str(flt) else (3,)) for p in payloads]]
+            assert np.isin(rb.ids, allowed).all()
+
+
 def test_reopen_refills_the_copy_from_lmdb(tmp_path, data, monkeypatch):
     path = tmp_path / "db"
     with vecstore.open(path) as db:
