@@ -67,6 +67,9 @@ def test_same_answers_as_the_rerank_from_lmdb(tmp_path, data, metric, dtype, ivf
         got = assert_same(disk, ram, data.xq, oversampling=4)
         assert (got.ids >= 0).all()
         assert_same(disk, ram, data.xq, oversampling=2, margin=0.0)
+        # a batch larger than one rerank group (16 queries)
+        big = np.vstack([data.xq, data.xb[:21] + 0.05])
+        np.testing.assert_array_equal(ram.search(big, k=8, oversampling=4).ids, disk.search(big, k=8, oversampling=4).ids)
 
 
 def test_replaced_and_deleted_points(tmp_path, data, monkeypatch):

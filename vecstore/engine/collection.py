@@ -531,7 +531,15 @@ class Collection(PayloadMethods):
 
     def _rerank_ram(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
         """`_rerank` from the segment's RAM copy of the vectors (caller holds its
-        lock): the same rows in the same id order, so the same ids and scores."""
+        lock): the same rows in the same id order, so the same ids and scores.
+        In groups of queries, as `_rerank`: a large batch's copies stay small."""
+        if len(qp) > _RERANK_GROUP:
+            parts = [self._rerank_ram_group(seg, qp[i : i + _RERANK_GROUP], slots[i : i + _RERANK_GROUP], k)
+                     for i in range(0, len(qp), _RERANK_GROUP)]
+            return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
+        return self._rerank_ram_group(seg, qp, slots, k)
+
+    def _rerank_ram_group(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
         valid = slots[slots >= 0]
         ids = seg.ids[valid]
         if len(qp) == 1:  # distinct slots, distinct ids
