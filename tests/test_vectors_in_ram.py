@@ -138,7 +138,8 @@ def test_the_copy_is_counted_in_ram_bytes(tmp_path, data):
         for col in (disk, ram):
             col.upsert(data.ids, data.xb)
         extra = ram.info().ram_bytes - disk.info().ram_bytes
-        assert extra == ram._seg.vectors.nbytes
+        assert extra == ram._seg.vectors.nbytes == ram.info().extra["vectors_ram_bytes"]
+        assert "vectors_ram_bytes" not in disk.info().extra
         assert extra >= len(data.ids) * DIM * 2
 
 

@@ -692,6 +692,8 @@ class Collection(PayloadMethods):
             extra["ivf_trained"] = seg.ivf is not None
         if seg.postings is not None:
             extra["postings"] = seg.postings.entries
+        if seg.vectors is not None:
+            extra["vectors_ram_bytes"] = seg.vectors.nbytes  # part of ram_bytes
         return CollectionInfo(
             config=self.config,
             count=count,
