@@ -315,9 +315,10 @@ class Collection(PayloadMethods):
         )
         return Points(ids=ids[found], vectors=vectors, payloads=payloads, stored_dtype=self.config.vector_dtype)
 
-    def _decode_rows(self, raw: bytes, n: int, *, copy: bool = False) -> np.ndarray:
-        """Stored rows -> float32 (n, dim); float32 rows stay a read-only view of
-        `raw` unless `copy`, float16 rows are upcast into a new array."""
+    def _decode_rows(self, raw: Any, n: int, *, copy: bool = False) -> np.ndarray:
+        """Stored rows (bytes, or a contiguous array of them) -> float32 (n, dim);
+        float32 rows stay a read-only view of `raw` unless `copy`, float16 rows
+        are upcast into a new array."""
         rows = np.frombuffer(raw, dtype=self._row_dtype).reshape(n, self.dim)
         if rows.dtype == np.float16:
             return halves_to_floats(rows)
@@ -510,48 +511,26 @@ class Collection(PayloadMethods):
         return out
 
     def _rerank(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
-        """Exact scores of each query's candidates, read from LMDB in key order.
+        """Exact scores of each query's candidates, read from LMDB in key order."""
+        return self._in_groups(self._rerank_group, qp, cand_ids, k)
 
-        Queries go in small groups: a large batch's candidates cover much of
-        the collection, and one huge fetch would copy it all at once."""
-        if len(qp) > _RERANK_GROUP:
-            parts = [self._rerank_group(qp[i : i + _RERANK_GROUP], cand_ids[i : i + _RERANK_GROUP], k)
-                     for i in range(0, len(qp), _RERANK_GROUP)]
-            return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
-        return self._rerank_group(qp, cand_ids, k)
+    @staticmethod
+    def _in_groups(rerank: Any, qp: np.ndarray, cands: np.ndarray, k: int) -> SearchResult:
+        """rerank(qp, cands, k) over small groups of queries: a large batch's
+        candidates cover much of the collection, and one huge fetch (or copy)
+        would hold it all at once."""
+        if len(qp) <= _RERANK_GROUP:
+            return rerank(qp, cands, k)
+        parts = [rerank(qp[i : i + _RERANK_GROUP], cands[i : i + _RERANK_GROUP], k)
+                 for i in range(0, len(qp), _RERANK_GROUP)]
+        return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
 
     def _rerank_one(self, qp: np.ndarray, ids: np.ndarray, k: int) -> SearchResult:
         """`_rerank` of a single query whose candidates are ids (ascending): every
         row read is a candidate, and float16 rows are widened as they are scored."""
         raw, present = self._vectors.get(id_keys(ids))  # in key (page) order
         found = ids if present is None else ids[present]  # deleted since the scan: left out
-        rows = np.frombuffer(raw, dtype=self._row_bits).reshape(len(found), self.dim)
-        scores, top = native.rerank_rows(qp[0], rows, found, k, self.metric)
-        return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
-
-    def _rerank_ram(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
-        """`_rerank` from the segment's RAM copy of the vectors (caller holds its
-        lock): the same rows in the same id order, so the same ids and scores.
-        In groups of queries, as `_rerank`: a large batch's copies stay small."""
-        if len(qp) > _RERANK_GROUP:
-            parts = [self._rerank_ram_group(seg, qp[i : i + _RERANK_GROUP], slots[i : i + _RERANK_GROUP], k)
-                     for i in range(0, len(qp), _RERANK_GROUP)]
-            return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
-        return self._rerank_ram_group(seg, qp, slots, k)
-
-    def _rerank_ram_group(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
-        valid = slots[slots >= 0]
-        ids = seg.ids[valid]
-        if len(qp) == 1:  # distinct slots, distinct ids
-            order = np.argsort(ids)
-            scores, top = native.rerank_rows(qp[0], seg.vectors[valid[order]], ids[order], k, self.metric)
-            return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
-        found, first = np.unique(ids, return_index=True)
-        rows = seg.vectors[valid[first]]
-        vecs = halves_to_floats(rows.view(np.float16)) if self._row_bits == np.uint16 else rows
-        cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
-        scores, top = native.rerank_ids(qp, vecs, found, cand_ids, k, self.metric)
-        return self._result(top, -scores if self.metric == "l2" else scores)
+        return self._score_one(qp, np.frombuffer(raw, dtype=self._row_bits).reshape(len(found), self.dim), found, k)
 
     def _rerank_group(self, qp: np.ndarray, cand_ids: np.ndarray, k: int) -> SearchResult:
         valid = cand_ids[cand_ids >= 0]
@@ -560,11 +539,36 @@ class Collection(PayloadMethods):
         raw, present = self._vectors.get(id_keys(uniq))  # in key (page) order
         # candidates deleted since the scan are simply left out
         found = uniq if present is None else uniq[present]
-        vecs = self._decode_rows(raw, len(found))
-        # cosine: qp is unit-length and the kernel divides by each stored norm
+        return self._score_group(qp, self._decode_rows(raw, len(found)), found, cand_ids, k)
+
+    def _rerank_ram(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
+        """`_rerank` from the segment's RAM copy of the vectors (caller holds its
+        lock): the same rows in the same id order, so the same ids and scores."""
+        return self._in_groups(lambda q, s, kk: self._rerank_ram_group(seg, q, s, kk), qp, slots, k)
+
+    def _rerank_ram_group(self, seg: Segment, qp: np.ndarray, slots: np.ndarray, k: int) -> SearchResult:
+        valid = slots[slots >= 0]
+        ids = seg.ids[valid]
+        if len(qp) == 1:  # distinct slots, distinct ids
+            order = np.argsort(ids)
+            return self._score_one(qp, seg.vectors[valid[order]], ids[order], k)
+        found, first = np.unique(ids, return_index=True)
+        cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+        return self._score_group(qp, self._decode_rows(seg.vectors[valid[first]], len(found)), found, cand_ids, k)
+
+    def _score_one(self, qp: np.ndarray, rows: np.ndarray, ids: np.ndarray, k: int) -> SearchResult:
+        """One query's exact top k over rows (as stored: float32, or float16 bits),
+        the rows of ids (ascending)."""
+        scores, top = native.rerank_rows(qp[0], rows, ids, k, self.metric)
+        return self._result(top[None], (-scores if self.metric == "l2" else scores)[None])
+
+    def _score_group(self, qp: np.ndarray, vecs: np.ndarray, found: np.ndarray, cand_ids: np.ndarray,
+                     k: int) -> SearchResult:
+        """Each query's exact top k among its candidate ids; vecs (float32) are
+        the rows of found (ascending). cosine: qp is unit-length and the kernel
+        divides by each stored norm."""
         scores, ids = native.rerank_ids(qp, vecs, found, cand_ids, k, self.metric)
-        internal = -scores if self.metric == "l2" else scores
-        return self._result(ids, internal)
+        return self._result(ids, -scores if self.metric == "l2" else scores)
 
     def _search_exact_from_lmdb(self, qp: np.ndarray, k: int) -> SearchResult:
         """Before a codec is trained the collection is small: scan LMDB exactly."""

@@ -268,6 +268,8 @@ class Segment:
             list_of, lists = np.zeros(0, np.int32), None
         if uses_postings(codec) and postings is None:
             postings = codec.new_postings()
+        # copied outside the lock: callers hold the write lock (training's install,
+        # open), so no upsert writes rows meanwhile
         vectors = self.vectors
         if vectors is not None and len(vectors) < n:  # slots are kept: only the length can change
             vectors = np.zeros((n, vectors.shape[1]), vectors.dtype)
