@@ -68,6 +68,18 @@ def resident_pages(path: str) -> np.ndarray:
         os.close(fd)
 
 
+def fs_type(path: str) -> str:
+    """The type of the file system path lives on (/proc/mounts): on tmpfs,
+    pages live in RAM and there is no page cache to evict them from."""
+    best, kind = "", ""
+    with open("/proc/mounts") as f:
+        for line in f:
+            _, mount, fs = line.split()[:3]
+            if os.path.realpath(path).startswith(mount) and len(mount) > len(best):
+                best, kind = mount, fs
+    return kind
+
+
 def resident_fraction(path: str) -> float:
     """Fraction of the file's pages now in the page cache."""
     pages = resident_pages(path)

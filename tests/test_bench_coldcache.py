@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 
 import vecstore
-from bench.coldcache import LmdbEvictor, lmdb_data_pages, resident_fraction, resident_pages
-
-
-def _fs_type(path: str) -> str:
-    best, kind = "", ""
-    with open("/proc/mounts") as f:
-        for line in f:
-            _, mount, fs = line.split()[:3]
-            if os.path.realpath(path).startswith(mount) and len(mount) > len(best):
-                best, kind = mount, fs
-    return kind
+from bench.coldcache import LmdbEvictor, fs_type, lmdb_data_pages, resident_fraction, resident_pages
 
 
 @pytest.fixture
 def filled(tmp_path):
-    if _fs_type(str(tmp_path)) == "tmpfs":
+    if fs_type(str(tmp_path)) == "tmpfs":
         pytest.skip("tmpfs pages live in RAM: there is no page cache to evict them from")
     rng = np.random.default_rng(0)
     db = vecstore.open(tmp_path / "db")
@@ -85,6 +75,6 @@ def test_pinned_files_stay_cached_until_released(tmp_path):
         evict_files(str(tmp_path))  # locked pages cannot be dropped
         assert resident_fraction(str(tmp_path / "a.bin")) == 1.0
     assert not pin.pinned
-    if _fs_type(str(tmp_path)) != "tmpfs":  # tmpfs pages live in RAM: nothing to evict them from
+    if fs_type(str(tmp_path)) != "tmpfs":  # tmpfs pages live in RAM: nothing to evict them from
         evict_files(str(tmp_path))
         assert resident_fraction(str(tmp_path / "a.bin")) < 0.5

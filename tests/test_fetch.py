@@ -1,8 +1,10 @@
-"""The rerank's reader: sequential while reads are fast, split across threads when slow."""
+"""The rerank's reader: one loop while reads are fast; when they are slow, the
+leaf pages read ahead first, or (when those cannot be found) threads."""
 import numpy as np
 
 import vecstore
-from vecstore.engine.fetch import COLD_GET_US, ValueReader
+from vecstore.engine.collection import sub_db_name
+from vecstore.engine.fetch import COLD_GET_US, WARM_GET_US, ValueReader
 from vecstore.engine.keys import id_keys
 
 
@@ -11,7 +13,16 @@ def reader_of(tmp_path, n=300):
     col = db.create_collection("c", dim=8, quantization="none")
     x = np.random.default_rng(3).standard_normal((n, 8)).astype(np.float32)
     col.upsert(np.arange(n) * 2, x)  # even ids only: odd ids are absent
-    return db, col, ValueReader(db._storage, col._dbs["vectors"]), x
+    return db, col, ValueReader(db._storage, col._dbs["vectors"], sub_db_name(col.cid, "vectors")), x
+
+
+def no_leaf_pages(monkeypatch, storage):
+    """As if the data file's format could not be read: the threads take over."""
+    monkeypatch.setattr(storage.readahead, "pages", lambda *a: np.empty(0, np.int64))
+
+
+def cold(reader):
+    reader.get_us, reader.cold = 10 * COLD_GET_US, True  # as if the last reads had waited on the disk
 
 
 def test_values_come_back_in_key_order_with_none_for_absent(tmp_path):
@@ -22,27 +33,58 @@ def test_values_come_back_in_key_order_with_none_for_absent(tmp_path):
     np.testing.assert_array_equal(np.frombuffer(raw, np.float32).reshape(3, 8), x[[0, 4, 299]])
     raw, found = reader.get(id_keys(ids[[0, 2, 4]]))
     assert found is None and np.frombuffer(raw, np.float32).tolist() == x[[0, 4, 299]].ravel().tolist()
-    assert not reader.parallel and db._storage._pool is None  # warm pages: one loop, no threads
+    assert not reader.cold and db._storage._pool is None  # warm pages: one loop, no threads
     db.close()
 
 
-def test_slow_reads_switch_to_threads_with_the_same_results(tmp_path):
+def test_slow_reads_read_the_leaf_pages_ahead_with_the_same_results(tmp_path, monkeypatch):
+    db, _, reader, _ = reader_of(tmp_path, n=3000)
+    storage = db._storage
+    keys = id_keys(np.arange(0, 2000, 3))
+    want_raw, want_found = reader.get(keys)
+    assert want_found.sum() == len(range(0, 2000, 6))  # the even ids among them
+    advised, real_advise = [], storage.readahead.advise
+    monkeypatch.setattr(storage.readahead, "advise", lambda pages: (advised.append(pages), real_advise(pages)))
+    cold(reader)
+    raw, found = reader.get(keys)
+    assert raw == want_raw and found.tolist() == want_found.tolist()
+    assert storage._pool is None  # no threads
+    # the pages asked for are the leaves the gets read: every present key's, each once
+    with storage.read(buffers=True) as txn:
+        want_pages = storage.readahead.pages(txn.id(), reader._db_name, [k for k, f in zip(keys, found) if f])
+    assert len(advised) == 1 and set(want_pages) <= set(advised[0].tolist())
+    assert len(advised[0]) == len(set(advised[0].tolist())) > 1
+    db.close()
+    assert storage.readahead._fd == -1  # closed with the environment
+
+
+def test_slow_reads_switch_to_threads_when_no_leaf_page_is_found(tmp_path, monkeypatch):
     db, _, reader, _ = reader_of(tmp_path)
     keys = id_keys(np.arange(0, 200, 3))
     want_raw, want_found = reader.get(keys)
-    assert want_found.sum() == len(range(0, 200, 6))  # the even ids among them
-    reader.get_us = 10 * COLD_GET_US  # as if the last reads had waited on the disk
-    assert reader.parallel
+    no_leaf_pages(monkeypatch, db._storage)
+    cold(reader)
     raw, found = reader.get(keys)
     assert raw == want_raw and found.tolist() == want_found.tolist()
     assert reader.get(id_keys(np.arange(0, 200, 2)))[1] is None  # every key found, from every thread
     assert db._storage._pool is not None
-    # the average follows what the reads cost: warm pages bring it back down
-    for _ in range(50):
-        reader.get(keys)
-    assert not reader.parallel
     db.close()
     assert db._storage._pool is None and db._storage.reader_pool() is None
+
+
+def test_cold_and_warm_follow_the_average_with_hysteresis(tmp_path):
+    db, _, reader, _ = reader_of(tmp_path)
+    keys = id_keys(np.arange(0, 200, 3))
+    reader.get_us = COLD_GET_US - 1  # slow-ish gets, not yet slow enough to switch
+    reader.get(keys)
+    assert not reader.cold
+    cold(reader)
+    reader.get(keys)
+    assert reader.cold  # one fast batch does not switch back at once
+    for _ in range(60):  # cached pages bring the average below the lower mark
+        reader.get(keys)
+    assert not reader.cold and reader.get_us < WARM_GET_US
+    db.close()
 
 
 def test_search_reranks_through_the_reader_in_both_modes(tmp_path):
@@ -51,11 +93,14 @@ def test_search_reranks_through_the_reader_in_both_modes(tmp_path):
     x = np.random.default_rng(4).standard_normal((400, 16)).astype(np.float32)
     col.upsert(np.arange(400), x)
     before = col.search(x[:5], k=5)
-    col._vectors.get_us = 10 * COLD_GET_US
+    one_before = col.search(x[7], k=5)
+    cold(col._vectors)
     after = col.search(x[:5], k=5)
-    assert db._storage._pool is not None  # the rerank's reads went through the threads
+    one_after = col.search(x[7], k=5)
+    assert db._storage._pool is None  # read ahead, not through the threads
     np.testing.assert_array_equal(before.ids, after.ids)
     np.testing.assert_array_equal(before.scores, after.scores)
+    np.testing.assert_array_equal(one_before.ids, one_after.ids)
     db.close()
 
 
@@ -74,16 +119,46 @@ def test_threads_that_saw_different_snapshots_are_read_again_in_one(tmp_path, mo
     @contextmanager
     def scripted(buffers=False):
         calls.append(buffers)
-        if len(calls) == 1:
+        if calls.count(False) == 1 and not buffers:
             yield before  # the first thread still sees the batch
         else:
             with real_read(buffers) as txn:
                 yield txn
 
     monkeypatch.setattr(storage, "read", scripted)
-    reader.get_us = 10 * COLD_GET_US
+    no_leaf_pages(monkeypatch, storage)
+    cold(reader)
     raw, found = reader.get(keys)
     assert raw == b"" and not found.any()  # all gone, as one snapshot says
     assert calls[-1] is True  # the single-transaction read (buffers) ran last
     before.abort()
+    db.close()
+
+
+def test_advised_leaf_pages_come_into_the_page_cache(tmp_path):
+    """After an eviction, asking for the keys' leaf pages caches exactly those
+    pages (the kernel reads them in the background), before any get."""
+    import os
+    import time
+
+    import pytest
+
+    from bench.coldcache import LmdbEvictor, fs_type, resident_pages
+
+    if fs_type(str(tmp_path)) == "tmpfs":
+        pytest.skip("tmpfs pages live in RAM: there is no page cache to evict them from")
+    db, _, reader, _ = reader_of(tmp_path, n=4000)
+    storage, data_file = db._storage, os.path.join(str(tmp_path / "db"), "data.mdb")
+    keys = id_keys(np.arange(0, 8000, 2)[::97])
+    evict = LmdbEvictor(str(tmp_path / "db"))
+    evict()
+    with storage.read() as txn:
+        pages = storage.readahead.pages(txn.id(), reader._db_name, keys)
+        assert len(pages) > 10 and set(pages) <= set(evict.data_pages.tolist())
+        assert not resident_pages(data_file)[pages].any()
+        storage.readahead.advise(pages)
+        deadline = time.monotonic() + 10.0  # the reads are asynchronous: wait for them, not on a speed
+        while not resident_pages(data_file)[pages].all() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert resident_pages(data_file)[pages].all()
     db.close()

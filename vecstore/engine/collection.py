@@ -81,7 +81,7 @@ class Collection(PayloadMethods):
         self.config = config
         self._dbs = dbs
         self._dropped = False
-        self._vectors = ValueReader(self._storage, dbs["vectors"])  # the rerank's reads
+        self._vectors = ValueReader(self._storage, dbs["vectors"], sub_db_name(cid, "vectors"))  # the rerank's reads
         self._row_dtype = np.dtype(np.float16 if config.vector_dtype == "float16" else np.float32)
         # what the rerank kernel reads: float16 as its bit patterns (Numba has no float16)
         self._row_bits = np.dtype(np.uint16 if config.vector_dtype == "float16" else np.float32)

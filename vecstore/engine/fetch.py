@@ -1,11 +1,13 @@
 """Reading the values of many keys of one sub-database: the rerank's fetch.
 
 While the pages are in memory a get costs ~2 us and one loop is fastest.
-When they are not, each get waits ~100 us on the disk, and a loop makes the
+When they are not, each get waits ~80 us on the disk, and a loop makes the
 waits add up. So the reader keeps a moving average of the time per get and,
-once it says the reads go to disk, has a few threads take the keys, each
-with its own read transaction (mdb_get releases the GIL), so the disk
-serves the reads together. Keys are taken in sorted (page) order.
+once it says the reads go to disk, first asks the kernel to read every leaf
+page the keys live on (readahead.py), then gets them in one loop: the disk
+serves the reads together. If the leaf pages cannot be found, a few threads
+take the keys instead, each with its own read transaction (mdb_get releases
+the GIL). Keys are taken in sorted (page) order.
 """
 from __future__ import annotations
 
@@ -17,30 +19,36 @@ import numpy as np
 from .storage import READ_WORKERS, Storage
 
 COLD_GET_US = 15.0  # a get slower than this on average is waiting on the disk
+# once cold, reads stay cold (read ahead) until the average falls below this: a
+# get after a readahead costs less than a cold one, more than a cached one (~2 us)
+WARM_GET_US = 5.0
 _EMA_WEIGHT = 0.2  # of the newest batch in the moving average
 _MIN_PARALLEL_KEYS = 8
 
 
 class ValueReader:
-    def __init__(self, storage: Storage, db: Any) -> None:
+    def __init__(self, storage: Storage, db: Any, db_name: str) -> None:
         self._storage = storage
         self._db = db
+        self._db_name = db_name.encode()
         self.get_us = 0.0  # moving average of the time per get
-
-    @property
-    def parallel(self) -> bool:
-        return self.get_us > COLD_GET_US
+        self.cold = False  # reads go to the disk: read ahead (or in threads)
 
     def get(self, keys: Sequence[bytes]) -> tuple[bytes, np.ndarray | None]:
         """The values of keys joined in the order given, and which keys were
         found (bool (len(keys),), or None when all were)."""
-        pool = self._storage.reader_pool() if self.parallel and len(keys) >= _MIN_PARALLEL_KEYS else None
-        if pool is None:
-            raw, found, per_get = self._read(keys)
-        else:
-            raw, found, per_get = self._read_shared(pool, keys)
+        got = None
+        if self.cold and len(keys) >= _MIN_PARALLEL_KEYS:
+            got = self._read(keys, ahead=True)
+            if got is None:  # no leaf page found: the threads overlap the waits instead
+                pool = self._storage.reader_pool()
+                got = self._read_shared(pool, keys) if pool is not None else None
+        if got is None:
+            got = self._read(keys)
+        raw, found, per_get = got
         if keys:
             self.get_us += _EMA_WEIGHT * (per_get * 1e6 - self.get_us)
+            self.cold = self.get_us > (WARM_GET_US if self.cold else COLD_GET_US)
         return raw, found
 
     def _read_shared(self, pool, keys: Sequence[bytes]) -> tuple[bytes, np.ndarray | None, float]:
@@ -79,15 +87,23 @@ class ValueReader:
         found = np.array([v is not None for v in values], dtype=bool)
         return b"".join([v for v in values if v is not None]), found, per_get
 
-    def _read(self, keys: Sequence[bytes]) -> tuple[bytes, np.ndarray | None, float]:
+    def _read(self, keys: Sequence[bytes], ahead: bool = False) -> tuple[bytes, np.ndarray | None, float] | None:
         """(joined values, found mask or None, seconds per get) in one read transaction.
 
         The transaction hands out views of the map (buffers), joined before it
         ends: one copy per value instead of a bytes object each, then the join
-        (~20 us less for 80 reranked 384-d float32 rows at 1M)."""
+        (~20 us less for 80 reranked 384-d float32 rows at 1M).
+        ahead: first have the kernel read the keys' leaf pages, all at once;
+        None when none could be found (nothing was read)."""
         db = self._db
         start = time.perf_counter()
         with self._storage.read(buffers=True) as txn:
+            if ahead:
+                readahead = self._storage.readahead
+                pages = readahead.pages(txn.id(), self._db_name, keys)
+                if not len(pages):
+                    return None
+                readahead.advise(pages)
             get = txn.get
             values = [get(key, None, db) for key in keys]
             # stored vectors are never empty, so only a missing key is falsy; `None in

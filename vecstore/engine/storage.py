@@ -28,6 +28,7 @@ from ..errors import (
     InternalError,
     StorageFullError,
 )
+from .readahead import LeafReadahead
 from .rwlock import RWLock
 
 FORMAT_VERSION = 1
@@ -74,6 +75,12 @@ class Storage:
             raise
         # An existing file may already be larger than the map we asked for.
         self.map_size = max(map_size, self.env.info()["map_size"])
+        try:
+            self.readahead = LeafReadahead(_data_file(self.path), self.env.stat()["psize"])  # see readahead.py
+        except Exception:
+            self.env.close()
+            os.close(self._lock_fd)
+            raise
         self._txn_lock = RWLock()  # shared: any transaction; exclusive: resize, close
         self.write_lock = threading.RLock()  # one writer at a time
         self._dbs: dict[str, Any] = {}
@@ -230,6 +237,7 @@ class Storage:
                 return
             self._closed = True
             self.env.close()
+            self.readahead.close()
             os.close(self._lock_fd)
 
 
