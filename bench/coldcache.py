@@ -7,9 +7,11 @@ open LMDB environment cold. `LmdbEvictor` first unmaps the pages from this
 process (`madvise(MADV_DONTNEED)`, harmless on a read-only shared mapping: the
 next access faults the page in again from the file) and then drops them from
 the page cache (`posix_fadvise(DONTNEED)`). It evicts leaf and overflow pages
-(the vectors) and keeps the B-tree's branch pages and the meta pages cached,
-as a server whose data outgrow RAM would: those are ~1% of the file and read
-by every lookup.
+(the vectors) and keeps the B-tree's branch pages, the meta pages and the
+main tree's pages (the named sub-databases' records) cached, as a server
+whose data outgrow RAM would: those are ~1% of the file, and every lookup
+reads the branch pages, every transaction the main tree (LMDB looks up a
+named sub-database's record at its first use in each transaction).
 
 Linux only; every function says so (returns False/None) rather than fail.
 """
@@ -19,6 +21,7 @@ import ctypes
 import ctypes.util
 import mmap
 import os
+import struct
 import subprocess
 
 import numpy as np
@@ -139,7 +142,38 @@ def lmdb_data_pages(path: str) -> np.ndarray:
         run_end = start + count
     structural = ((flags & (_P_BRANCH | _P_META)) != 0) & ~is_data
     structural[:2] = True  # the two meta pages
+    with open(path, "rb") as f:
+        structural[_main_tree_pages(f, ps, npages)] = True
     return np.flatnonzero(~structural)
+
+
+def _main_tree_pages(f, ps: int, npages: int) -> list[int]:
+    """Pages of the main tree (the sub-databases' records) as both meta pages
+    see it: its root (offset 88 + 40 of a meta page; depth at 88 + 6), and
+    below a branch root, every page its nodes point to."""
+    out: list[int] = []
+    for meta in (0, 1):
+        f.seek(meta * ps)
+        page = f.read(ps)
+        depth, root = struct.unpack_from("<H", page, 94)[0], struct.unpack_from("<Q", page, 128)[0]
+        level = [root] if root < npages else []
+        for _ in range(max(depth, 1)):
+            out += level
+            below = []
+            for pg in level:
+                f.seek(pg * ps)
+                node_page = f.read(ps)
+                if not struct.unpack_from("<H", node_page, 10)[0] & _P_BRANCH:
+                    continue
+                lower = struct.unpack_from("<H", node_page, 12)[0]
+                for i in range((lower - 16) // 2):
+                    off = struct.unpack_from("<H", node_page, 16 + 2 * i)[0]
+                    lo, hi, fl = struct.unpack_from("<HHH", node_page, off)
+                    child = lo | hi << 16 | fl << 32
+                    if child < npages:
+                        below.append(child)
+            level = below
+    return out
 
 
 class LmdbEvictor:

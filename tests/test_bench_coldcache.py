@@ -60,6 +60,46 @@ def test_fault_only_mode_keeps_pages_cached(filled):
     assert resident_fraction(os.path.join(path, "data.mdb")) > 0.9
 
 
+def test_evictor_keeps_what_every_transaction_reads(filled):
+    """The main tree's leaf (the sub-databases' records) stays cached, as it
+    does in use: LMDB reads it in every transaction, at the first get."""
+    from native.lmdb_pages import leaf_pages
+    from vecstore.engine.collection import sub_db_name
+    from vecstore.engine.keys import id_keys
+
+    db, col, path = filled
+    data_file = os.path.join(path, "data.mdb")
+    with db._storage.read() as txn:  # every point's leaf page (reads the whole file: before evicting)
+        keys = np.frombuffer(b"".join(id_keys(np.arange(4000))), np.uint8).reshape(-1, 8)
+        leaves = leaf_pages(np.fromfile(data_file, np.uint8), 4096, txn.id(),
+                            sub_db_name(col.cid, "vectors").encode(), keys)
+    evict = LmdbEvictor(path)
+    evict()
+    with db._storage.read() as txn:
+        meta = max((0, 1), key=lambda m: txn.id() if _meta_txnid(data_file, m) == txn.id() else -1)
+    main_root = _meta_field(data_file, meta, 128, "<Q")
+    assert main_root in set(evict.kept_pages.tolist()) and resident_pages(data_file)[main_root]
+    # a point whose leaf page is not cached: its get in a new transaction reads the
+    # main tree's leaf, the branch pages and its own leaf, and only the last from disk
+    before = resident_pages(data_file)
+    point = int(np.flatnonzero(~before[leaves])[0])
+    col.get([point])
+    newly = np.flatnonzero(resident_pages(data_file) & ~before)
+    assert newly.tolist() == [leaves[point]]
+
+
+def _meta_field(data_file, meta, offset, fmt):
+    import struct
+
+    with open(data_file, "rb") as f:
+        f.seek(meta * 4096 + offset)
+        return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+
+def _meta_txnid(data_file, meta):
+    return _meta_field(data_file, meta, 144, "<Q")
+
+
 def test_pinned_files_stay_cached_until_released(tmp_path):
     from bench.coldcache import PinnedFiles, evict_files
 
