@@ -23,7 +23,7 @@ COLD_GET_US = 15.0  # a get slower than this on average is waiting on the disk
 # get after a readahead costs less than a cold one, more than a cached one (~2 us)
 WARM_GET_US = 5.0
 _EMA_WEIGHT = 0.2  # of the newest batch in the moving average
-_MIN_PARALLEL_KEYS = 8
+_MIN_COLD_KEYS = 8  # fewer keys than this are read in one loop even when cold
 
 
 class ValueReader:
@@ -38,7 +38,7 @@ class ValueReader:
         """The values of keys joined in the order given, and which keys were
         found (bool (len(keys),), or None when all were)."""
         got = None
-        if self.cold and len(keys) >= _MIN_PARALLEL_KEYS:
+        if self.cold and len(keys) >= _MIN_COLD_KEYS:
             got = self._read(keys, ahead=True)
             if got is None:  # no leaf page found: the threads overlap the waits instead
                 pool = self._storage.reader_pool()

@@ -29,14 +29,18 @@ import numpy as np
 from native.lmdb_pages import leaf_pages
 
 
-def _random_access_view(path: str, size: int) -> np.ndarray:
+_CAN_ADVISE = hasattr(os, "posix_fadvise")  # not on macOS: there the reader's threads overlap the reads
+
+
+def _random_access_view(fd: int, size: int) -> np.ndarray:
     """The file mapped read-only with the kernel's readahead off: a fault on a
     branch page that is not cached must read that page, not the megabytes
     around it (the device's readahead window), which would hold up the reads
-    this module asks for."""
-    view = np.memmap(path, dtype=np.uint8, mode="r", shape=(size,))
-    view._mmap.madvise(mmap.MADV_RANDOM)
-    return view
+    this module asks for. The mapping lives as long as the array does."""
+    mapped = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+        mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, dtype=np.uint8)
 
 
 class LeafReadahead:
@@ -56,14 +60,16 @@ class LeafReadahead:
             return view
         with self._lock:
             if self._view is None or len(self._view) < size:
-                self._view = _random_access_view(self._path, size) if size else None
+                self._view = _random_access_view(self._fd, size) if size else None
             return self._view
 
     def pages(self, txn_id: int, db_name: bytes, keys: Sequence[bytes]) -> np.ndarray:
         """The distinct leaf pages (ascending) holding keys in the snapshot of the
         open read transaction txn_id; empty when none could be found."""
+        if not _CAN_ADVISE or not keys:
+            return np.empty(0, np.int64)
         view = self._current_view()
-        if view is None or not keys:
+        if view is None:
             return np.empty(0, np.int64)
         width = len(keys[0])
         joined = b"".join(keys)
