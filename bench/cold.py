@@ -191,7 +191,8 @@ def run(args) -> str:
         "that a process maps, so `drop_caches` and `posix_fadvise` alone leave an open environment warm "
         "(the table below shows it). `bench/coldcache.py` first unmaps the data pages from the process "
         "(`madvise(MADV_DONTNEED)`), then drops them (`posix_fadvise(DONTNEED)`), before every query; the "
-        "B-tree's branch pages stay cached, as they would in a server whose data outgrow RAM. *fault* only "
+        "B-tree's branch pages and the main tree (read by every transaction) stay cached, as they would in a "
+        "server whose data outgrow RAM. *fault* only "
         "unmaps them (still cached): it isolates the page-fault cost of the first touch of a mapped page, "
         "which is high in this VM. Cold figures use the first "
         f"{args.cold_nq} queries, warm ones all {len(ds.xq):,}.", "",

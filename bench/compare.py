@@ -236,7 +236,7 @@ def section(result: dict, png: str, note: str | None) -> str:
         lines.append(
             f"- *cold*: the first {result['cold_nq']} queries, with the data pages evicted from the page cache "
             "and from the process's mapping before every single query and before the batch "
-            "(`bench/coldcache.py`; LMDB branch pages stay cached). Without this, `drop_caches` alone does "
+            "(`bench/coldcache.py`; LMDB branch pages and the main tree, which every transaction reads, stay cached). Without this, `drop_caches` alone does "
             "not make an open LMDB cold: mapped pages are never dropped.")
     lines += ["", "### Targets (issue 7) this run can check", "",
               report.table(["criterion", "vecstore", "peer", "ratio", "met"], report.targets(pts)), "",
