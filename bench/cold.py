@@ -208,7 +208,7 @@ def run(args) -> str:
         f"{AHEAD_BATCH} pages at once (posix_fadvise WILLNEED) before reading them, as a cold rerank does. "
         "Where the one thread beats the threads, the threads' rate is what Python threads reach, not what "
         "the disk can serve: their GIL handoffs and wakeups cost more than the reads.", "",
-        report.table(["how", "reads/s"], [[f"{t} Python threads", r] for t, r in disk[0]]
+        report.table(["how", "reads/s"], [[f"{t} Python thread{'s' if t > 1 else ''}", r] for t, r in disk[0]]
                      + [[f"{AHEAD_BATCH} pages asked for at once, one thread", disk[1]]]), "",
         f"`drop_caches` is {'allowed' if allowed else 'NOT allowed'} here (root, writable /proc/sys/vm). "
         "Its effect on LMDB (resident = fraction of data.mdb in the page cache, by mincore; q/s of the next "

@@ -235,5 +235,6 @@ def test_cold_bench_runs_on_tiny_data(tmp_path, capsys):
     assert 10 <= float(rows["float16 vectors, margin 2"][1]) < 40
     assert "disk ceiling q/s" in text
     disk = [line.split("|")[1].strip() for line in text.splitlines()
-            if line.startswith("| ") and ("Python threads |" in line or "at once, one thread |" in line)]
-    assert disk == [f"{t} Python threads" for t in cold.DISK_THREADS] + [f"{cold.AHEAD_BATCH} pages asked for at once, one thread"]
+            if line.startswith("| ") and (" Python thread" in line or "at once, one thread |" in line)]
+    assert disk == ([f"{t} Python thread{'s' if t > 1 else ''}" for t in cold.DISK_THREADS]
+                    + [f"{cold.AHEAD_BATCH} pages asked for at once, one thread"])
