@@ -21,7 +21,9 @@ Public API:
                                                 -> one query's (scores float32 (k,), slots int64 (k,)) over IVF lists
     bitplane_estimate_search_blocks(...), bitplane_estimate_search_regions(...)
                                                 -> the binary codec's whole asymmetric search (quantize, scan, scores)
-Plain-numpy references of each live in ``native.reference``.
+    lmdb_pages.leaf_pages(buf, psize, txnid, name, keys)
+                                                -> int64 (n,): the LMDB leaf page of each key, from the branch pages
+Plain-numpy references of each live in ``native.reference`` (``native.reference_lmdb`` for leaf_pages).
 """
 from .bitplane import bitplane_distances, quantize_planes
 from .blocks import (
