@@ -45,7 +45,6 @@ def _random_access_view(fd: int, size: int) -> np.ndarray:
 
 class LeafReadahead:
     def __init__(self, data_file: str, page_size: int) -> None:
-        self._path = data_file
         self.page_size = page_size
         self._lock = threading.Lock()  # guards the view's replacement
         self._fd = os.open(data_file, os.O_RDONLY)
