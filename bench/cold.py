@@ -60,7 +60,7 @@ def build(path: str, xb: np.ndarray, **create):
     return db, col
 
 
-def disk_reads_per_s(path: str, reads: int = 640, seed: int = 0, batch: int = 40) -> tuple[list[tuple[int, float]], float]:
+def disk_reads_per_s(path: str, reads: int = 640, seed: int = 0, batch: int = AHEAD_BATCH) -> tuple[list[tuple[int, float]], float]:
     """Random 4 KiB reads per second of a file nobody maps, its pages dropped
     from the page cache before each measurement: ([(threads, rate)] for Python
     threads reading one page at a time, rate of one thread that asks for
@@ -170,7 +170,7 @@ def run(args) -> str:
             db = dc[2]
         db.close()
         if disk is None:  # closed: no mapping keeps the file's pages cached
-            disk = disk_reads_per_s(os.path.join(path, "data.mdb"), batch=AHEAD_BATCH)
+            disk = disk_reads_per_s(os.path.join(path, "data.mdb"))
             log("disk: " + ", ".join(f"{t} threads {r:,.0f} reads/s" for t, r in disk[0])
                 + f"; {AHEAD_BATCH} at once from one thread {disk[1]:,.0f} reads/s")
         shutil.rmtree(path, ignore_errors=True)
