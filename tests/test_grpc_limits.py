@@ -64,7 +64,8 @@ def test_large_upsert_get_search_delete_are_split(small):
     whole = col.search(queries, k=5)
     parts = [col.search(queries[lo : lo + 100], k=5) for lo in range(0, 1500, 100)]
     np.testing.assert_array_equal(whole.ids, np.vstack([p.ids for p in parts]))
-    np.testing.assert_array_equal(whole.scores, np.vstack([p.scores for p in parts]))
+    # float32 matmuls of different batch shapes may round the last bit differently
+    np.testing.assert_allclose(whole.scores, np.vstack([p.scores for p in parts]), rtol=1e-5, atol=1e-6)
     assert whole.ids.shape == (1500, 5)
 
     doomed = np.concatenate([ids[:500], np.arange(10**9, 10**9 + 30_000)])  # ~330 KiB of ids
