@@ -276,11 +276,7 @@ class Client(_ClientCore):
 
 class _CollectionCore:
     """What both clients' collections share: the pinned config, and the
-    checks, sizing and encoding the plans of `RemoteCollection` use.
-
-    Pinned to the collection it was made from: after a drop, its calls raise
-    CollectionNotFoundError even if a new collection takes the same name.
-    """
+    checks, sizing and encoding the plans of `RemoteCollection` use."""
 
     def __init__(self, client: _ClientCore, config: CollectionConfig, cid: int) -> None:
         self._client = client
@@ -387,7 +383,11 @@ class _CollectionCore:
 
 
 class RemoteCollection(_CollectionCore):
-    """The `Collection` interface of one collection on the server."""
+    """The `Collection` interface of one collection on the server.
+
+    Pinned to the collection it was made from: after a drop, its calls raise
+    CollectionNotFoundError even if a new collection takes the same name.
+    """
 
     # -- writes -------------------------------------------------------------------
     @_blocking
