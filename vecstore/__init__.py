@@ -9,6 +9,10 @@
     # the same API against a `vecstore serve` daemon
     with vecstore.connect("localhost:50051") as db:
         ...
+
+    # and from asyncio code, every method a coroutine
+    async with vecstore.connect_async("localhost:50051") as db:
+        docs = await db.get_collection("docs")
 """
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +33,7 @@ from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, ScrollPage, SearchResult
 
 if TYPE_CHECKING:
+    from .rpc.aio_client import AsyncClient
     from .rpc.client import Client
 
 __version__ = "0.1.0"
@@ -45,9 +50,18 @@ def connect(target: str, api_key: str | None = None, **options: Any) -> "Client"
     return _connect(target, api_key, **options)
 
 
+def connect_async(target: str, api_key: str | None = None, **options: Any) -> "AsyncClient":
+    """`connect` for asyncio code: the same methods as coroutines, on grpc.aio
+    (call it inside a running event loop). Options: as for `connect`."""
+    from .rpc.aio_client import connect_async as _connect_async
+
+    return _connect_async(target, api_key, **options)
+
+
 __all__ = [
     "open",
     "connect",
+    "connect_async",
     "Database",
     "Collection",
     "SearchResult",

@@ -18,11 +18,19 @@ nothing, but a server-side failure part-way (a full disk) leaves the parts
 before it written, as the error message says. Payload edits of more ids than
 fit one message are likewise several transactions; a scroll page too large
 for one message is fetched as consecutive smaller pages.
+
+Each method is written once, as a plan: a generator that checks its input,
+yields the calls it needs (`_Call`) one at a time, is sent each response (or
+has each error thrown into it, to split and retry) and returns the result.
+`Client` runs plans with blocking calls; `aio_client.AsyncClient` awaits the
+same plans on `grpc.aio`, so both clients validate, split and decode alike.
 """
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from types import ModuleType
+from typing import Any, Callable, Generator, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 import grpc
 import numpy as np
@@ -83,8 +91,54 @@ def _read_pem(value: bytes | str | os.PathLike | None) -> bytes | None:
         return f.read()
 
 
-class Client:
-    """What `vecstore.connect` returns: the `Database` interface over gRPC. Thread-safe."""
+# -- plans ---------------------------------------------------------------------------
+class _Call(NamedTuple):
+    """One RPC a plan asks for: `method` of the `service` stub ("collections" or
+    "points"); `request` is an iterator of requests for a client stream."""
+
+    service: str
+    method: str
+    request: Any
+    timeout: float | None
+
+
+T = TypeVar("T")
+#: what a method is written as: yields calls, is sent their responses, returns the result
+Plan = Generator[_Call, Any, T]
+
+
+def _blocking(plan: Callable[..., Plan]) -> Callable[..., Any]:
+    """The method of the blocking client made of a plan. The plan keeps the
+    signature, the docstring and the annotations (of what the method returns);
+    `aio_client` wraps the same plan (`__wrapped__`) in a coroutine."""
+
+    @functools.wraps(plan)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._run(plan(self, *args, **kwargs))
+
+    return method
+
+
+def _drive(plan: Plan, send: Callable[[_Call], Any]) -> Any:
+    """Runs a plan with blocking calls: `send` makes one call (raising VecstoreError)."""
+    try:
+        call = next(plan)
+        while True:
+            try:
+                response = send(call)
+            except VecstoreError as exc:
+                call = plan.throw(exc)  # the plan may split and retry
+            else:
+                call = plan.send(response)
+    except StopIteration as done:
+        return done.value
+
+
+class _ClientCore:
+    """What both clients share: the channel's settings, the stubs, the checks
+    before a call. `_channels` is the module that opens channels (grpc or grpc.aio)."""
+
+    _channels: ModuleType = grpc
 
     def __init__(
         self,
@@ -111,24 +165,52 @@ class Client:
             options.append(("grpc.ssl_target_name_override", server_name))
         if tls or root_certificates is not None:
             creds = grpc.ssl_channel_credentials(root_certificates=_read_pem(root_certificates))
-            self._channel = grpc.secure_channel(target, creds, options=options)
+            self._channel = self._channels.secure_channel(target, creds, options=options)
         else:
-            self._channel = grpc.insecure_channel(target, options=options)
+            self._channel = self._channels.insecure_channel(target, options=options)
         self._metadata = (("authorization", f"Bearer {api_key}"),) if api_key else ()
         self._collections = pb_grpc.CollectionsStub(self._channel)
         self._points = pb_grpc.PointsStub(self._channel)
         self._closed = False
 
-    # -- calls --------------------------------------------------------------------
-    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+    def _invocation(self, call: _Call) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """The stub method of a call and its keyword arguments."""
         if self._closed:
             raise DatabaseClosedError(f"client for {self.target} is closed")
+        method = getattr(getattr(self, "_" + call.service), call.method)
+        return method, {"timeout": self.timeout if call.timeout is None else call.timeout, "metadata": self._metadata}
+
+    def _collection(self, description: pb.CollectionDescription) -> Any:
+        raise NotImplementedError
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r})"
+
+
+class Client(_ClientCore):
+    """What `vecstore.connect` returns: the `Database` interface over gRPC. Thread-safe."""
+
+    def _run(self, plan: Plan) -> Any:
+        return _drive(plan, self._send)
+
+    def _send(self, call: _Call) -> Any:
+        method, kwargs = self._invocation(call)
+        if isinstance(call.request, _RememberingAsyncIterator):
+            raise InvalidArgumentError("an async iterable of batches needs the async client (vecstore.connect_async)")
         try:
-            return method(request, timeout=self.timeout if timeout is None else timeout, metadata=self._metadata)
+            return method(call.request, **kwargs)
         except grpc.RpcError as exc:
             raise error_from_rpc(exc, self.target) from None
 
+    def _collection(self, description: pb.CollectionDescription) -> "RemoteCollection":
+        return RemoteCollection(self, *C.description_from_proto(description))
+
     # -- the Database interface ------------------------------------------------------
+    @_blocking
     def create_collection(
         self,
         name: str,
@@ -150,34 +232,35 @@ class Client:
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram)
         request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
-        response = self._call(self._collections.CreateCollection, request, timeout)
-        return RemoteCollection(self, *C.description_from_proto(response.collection))
+        response = yield _Call("collections", "CreateCollection", request, timeout)
+        return self._collection(response.collection)
 
+    @_blocking
     def get_collection(self, name: str, *, timeout: float | None = None) -> "RemoteCollection":
         check_name(name)
-        response = self._call(self._collections.GetCollection, pb.GetCollectionRequest(name=name), timeout)
-        return RemoteCollection(self, *C.description_from_proto(response.collection))
+        response = yield _Call("collections", "GetCollection", pb.GetCollectionRequest(name=name), timeout)
+        return self._collection(response.collection)
 
+    @_blocking
     def list_collections(self, *, timeout: float | None = None) -> list[str]:
-        return list(self._call(self._collections.ListCollections, pb.ListCollectionsRequest(), timeout).names)
+        response = yield _Call("collections", "ListCollections", pb.ListCollectionsRequest(), timeout)
+        return list(response.names)
 
+    @_blocking
     def snapshot(self, dest: str, *, timeout: float | None = None) -> str:
         """Have the server write a consistent copy of the whole database while
         writes go on. Over gRPC `dest` is the snapshot's name in the server's
         --snapshot-dir (a plain name, not a path); returns the server's path."""
         check_name(dest, "snapshot")
-        return self._call(self._collections.CreateSnapshot, pb.CreateSnapshotRequest(name=dest), timeout).path
+        return (yield _Call("collections", "CreateSnapshot", pb.CreateSnapshotRequest(name=dest), timeout)).path
 
+    @_blocking
     def drop_collection(self, name: str, *, timeout: float | None = None) -> None:
         """Delete a collection and all its points."""
         check_name(name)
-        self._call(self._collections.DropCollection, pb.DropCollectionRequest(name=name), timeout)
+        yield _Call("collections", "DropCollection", pb.DropCollectionRequest(name=name), timeout)
 
     # -- lifecycle -------------------------------------------------------------------
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def close(self) -> None:
         """Close the channel. Idempotent."""
         if not self._closed:
@@ -190,18 +273,12 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"Client({self.target!r})"
 
+class _CollectionCore:
+    """What both clients' collections share: the pinned config, and the
+    checks, sizing and encoding the plans of `RemoteCollection` use."""
 
-class RemoteCollection:
-    """The `Collection` interface of one collection on the server.
-
-    Pinned to the collection it was made from: after a drop, its calls raise
-    CollectionNotFoundError even if a new collection takes the same name.
-    """
-
-    def __init__(self, client: Client, config: CollectionConfig, cid: int) -> None:
+    def __init__(self, client: _ClientCore, config: CollectionConfig, cid: int) -> None:
         self._client = client
         self.config = config
         self.cid = cid
@@ -220,52 +297,13 @@ class RemoteCollection:
         return self.config.metric
 
     def __repr__(self) -> str:
-        return (f"RemoteCollection({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
+        return (f"{type(self).__name__}({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
                 f"quantization={self.config.quantization.kind!r}, server={self._client.target!r})")
 
-    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
-        return self._client._call(method, request, timeout)
+    def _run(self, plan: Plan) -> Any:
+        return self._client._run(plan)
 
-    # -- writes -------------------------------------------------------------------
-    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
-               sparse: Any = None, timeout: float | None = None) -> int:
-        """Insert or replace points; returns once the batch is durable.
-
-        A replaced point takes the new vector and the new payload (None clears
-        it). `sparse`: one sparse code per point, required by (and only
-        accepted by) collections with SparseQuantization(user_codes=True).
-        Returns the number of points written.
-        """
-        batch = self._check_batch(ids, vectors, payloads, sparse)
-        sizes = self._row_bytes(batch)
-        if int(sizes.sum()) <= self._client._budget:
-            return self._call(self._client._points.Upsert, self._upsert_request(batch), timeout).written
-        requests = (self._upsert_request(batch.part(lo, hi)) for lo, hi in _chunk_bounds(sizes, self._client._chunk_bytes))
-        return self._call(self._client._points.UpsertStream, requests, timeout).written
-
-    def import_batches(self, batches: Iterable[tuple], *, timeout: float | None = None) -> int:
-        """Bulk import over one stream: each batch ((ids, vectors) or (ids, vectors,
-        payloads)) is committed on its own as it arrives, so memory stays bounded
-        and a failure keeps the batches before it. Returns the points written.
-        gRPC only; in embedded mode call `upsert` per batch."""
-        source = _RememberingIterator(self._import_requests(batches))
-        try:
-            return self._call(self._client._points.UpsertStream, source, timeout).written
-        except VecstoreError:
-            if source.error is not None:
-                raise source.error from None  # a bad batch, not a server failure
-            raise
-
-    def _import_requests(self, batches: Iterable[tuple]) -> Iterator[pb.UpsertRequest]:
-        for batch in batches:
-            if not isinstance(batch, tuple) or len(batch) not in (2, 3):
-                raise InvalidArgumentError(f"each batch must be (ids, vectors) or (ids, vectors, payloads), got {type(batch).__name__}")
-            checked = self._check_batch(*batch)
-            # the caller chose the batch size (= the commit size): split only
-            # what would not fit in one message
-            for lo, hi in _chunk_bounds(self._row_bytes(checked), self._client._budget):
-                yield self._upsert_request(checked.part(lo, hi))
-
+    # -- batches ------------------------------------------------------------------
     def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None, sparse: Any = None) -> "_Batch":
         """The engine's own checks, in the engine's order."""
         ids = V.check_ids(ids)
@@ -289,19 +327,25 @@ class RemoteCollection:
         return pb.UpsertRequest(collection=self._ref, ids=batch.ids.tolist(), vectors=C.vectors_to_proto(batch.x),
                                 payloads=C.payloads_to_proto(batch.encoded), sparse=C.sparse_to_proto(batch.sparse))
 
-    def delete(self, ids: Any = None, *, filter: dict | None = None, timeout: float | None = None) -> int:
-        """Delete points by id, or every point matching `filter`; ids that do
-        not exist are ignored. Returns how many went."""
-        V.check_delete_selector(ids, filter)
-        if filter is not None:  # one call: selected and deleted in one transaction
-            request = pb.DeleteRequest(collection=self._ref, filter=_filter_to_proto(filter))
-            return self._call(self._client._points.Delete, request, timeout).deleted
-        ids = V.check_ids(ids, allow_empty=True)
-        deleted = 0
-        for part in self._id_parts(ids):
-            request = pb.DeleteRequest(collection=self._ref, ids=part.tolist())
-            deleted += self._call(self._client._points.Delete, request, timeout).deleted
-        return deleted
+    def _import_requests(self, batches: Iterable[tuple]) -> "_RememberingIterator | _RememberingAsyncIterator":
+        """The requests of an import stream, made as gRPC pulls them: from a
+        plain iterable of batches, or an async one (async client only)."""
+        if hasattr(batches, "__aiter__"):
+            async def pulled() -> Any:
+                async for batch in batches:  # type: ignore[union-attr]
+                    for request in self._batch_requests(batch):
+                        yield request
+            return _RememberingAsyncIterator(pulled())
+        return _RememberingIterator(request for batch in batches for request in self._batch_requests(batch))
+
+    def _batch_requests(self, batch: Any) -> list[pb.UpsertRequest]:
+        if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+            raise InvalidArgumentError(f"each batch must be (ids, vectors) or (ids, vectors, payloads), got {type(batch).__name__}")
+        checked = self._check_batch(*batch)
+        # the caller chose the batch size (= the commit size): split only
+        # what would not fit in one message
+        return [self._upsert_request(checked.part(lo, hi))
+                for lo, hi in _chunk_bounds(self._row_bytes(checked), self._client._budget)]
 
     def _id_parts(self, ids: np.ndarray, other_bytes: int = 0) -> list[np.ndarray]:
         """ids in parts that fit one message beside `other_bytes` of other fields;
@@ -310,66 +354,149 @@ class RemoteCollection:
         step = max(1, (self._client._budget - other_bytes) // _ID_BYTES)
         return [ids[lo : lo + step] for lo in range(0, max(len(ids), 1), step)]
 
-    # -- payload edits --------------------------------------------------------------
-    def set_payload(self, ids: Any, payload: dict, *, timeout: float | None = None) -> int:
-        """Merge payload's top-level keys into each point's payload; vectors are
-        untouched. Unknown ids are ignored; returns how many points changed."""
-        raw = V.encode_payload(payload)
-        return self._edit(pb.SetPayloadRequest, self._client._points.SetPayload, ids, timeout, payload=raw)
-
-    def overwrite_payload(self, ids: Any, payload: dict | None, *, timeout: float | None = None) -> int:
-        """Replace each point's payload (None removes it); vectors are untouched."""
-        raw = b"" if payload is None else V.encode_payload(payload)
-        return self._edit(pb.OverwritePayloadRequest, self._client._points.OverwritePayload, ids, timeout, payload=raw)
-
-    def delete_payload_keys(self, ids: Any, keys: Sequence[str], *, timeout: float | None = None) -> int:
-        """Remove keys (dotted keys reach nested fields) from each point's payload."""
-        keys = P.check_keys(keys)
-        return self._edit(pb.DeletePayloadKeysRequest, self._client._points.DeletePayloadKeys, ids, timeout, keys=keys)
-
-    def _edit(self, message: type, method: Callable[..., Any], ids: Any, timeout: float | None, **fields: Any) -> int:
+    # -- parts of plans -------------------------------------------------------------
+    def _edit(self, message: type, method: str, ids: Any, timeout: float | None, **fields: Any) -> Plan[int]:
         # unique first, as the engine does, so that a split never counts a point twice
         ids = np.unique(V.check_ids(ids, allow_empty=True))
         size = message(**fields).ByteSize()
         changed = 0
         for part in self._id_parts(ids, size):
-            changed += self._call(method, message(collection=self._ref, ids=part.tolist(), **fields), timeout).changed
+            request = message(collection=self._ref, ids=part.tolist(), **fields)
+            changed += (yield _Call("points", method, request, timeout)).changed
         return changed
 
+    def _get_part(self, ids: np.ndarray, with_vectors: bool, with_payloads: bool, timeout: float | None) -> Plan[Points]:
+        request = pb.GetRequest(collection=self._ref, ids=ids.tolist(), with_vectors=with_vectors,
+                                with_payloads=with_payloads)
+        try:
+            response = yield _Call("points", "Get", request, timeout)
+        except ResourceExhaustedError as exc:
+            # exactly the base class: gRPC's message size limit, not an engine
+            # error; payloads made the answer too big, so ask for halves
+            if type(exc) is not ResourceExhaustedError or len(ids) < 2:
+                raise
+            half = len(ids) // 2
+            first = yield from self._get_part(ids[:half], with_vectors, with_payloads, timeout)
+            second = yield from self._get_part(ids[half:], with_vectors, with_payloads, timeout)
+            return _concat_points([first, second], self.dim if with_vectors else 0, with_payloads)
+        return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
+
+
+class RemoteCollection(_CollectionCore):
+    """The `Collection` interface of one collection on the server.
+
+    Pinned to the collection it was made from: after a drop, its calls raise
+    CollectionNotFoundError even if a new collection takes the same name.
+    """
+
+    # -- writes -------------------------------------------------------------------
+    @_blocking
+    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
+               sparse: Any = None, timeout: float | None = None) -> int:
+        """Insert or replace points; returns once the batch is durable.
+
+        A replaced point takes the new vector and the new payload (None clears
+        it). `sparse`: one sparse code per point, required by (and only
+        accepted by) collections with SparseQuantization(user_codes=True).
+        Returns the number of points written.
+        """
+        batch = self._check_batch(ids, vectors, payloads, sparse)
+        sizes = self._row_bytes(batch)
+        if int(sizes.sum()) <= self._client._budget:
+            return (yield _Call("points", "Upsert", self._upsert_request(batch), timeout)).written
+        requests = (self._upsert_request(batch.part(lo, hi)) for lo, hi in _chunk_bounds(sizes, self._client._chunk_bytes))
+        return (yield _Call("points", "UpsertStream", requests, timeout)).written
+
+    @_blocking
+    def import_batches(self, batches: Iterable[tuple], *, timeout: float | None = None) -> int:
+        """Bulk import over one stream: each batch ((ids, vectors) or (ids, vectors,
+        payloads)) is committed on its own as it arrives, so memory stays bounded
+        and a failure keeps the batches before it. Returns the points written.
+        gRPC only; in embedded mode call `upsert` per batch. The async client
+        also takes an async iterable of batches."""
+        source = self._import_requests(batches)
+        try:
+            return (yield _Call("points", "UpsertStream", source, timeout)).written
+        except VecstoreError:
+            if source.error is not None:
+                raise source.error from None  # a bad batch, not a server failure
+            raise
+
+    @_blocking
+    def delete(self, ids: Any = None, *, filter: dict | None = None, timeout: float | None = None) -> int:
+        """Delete points by id, or every point matching `filter`; ids that do
+        not exist are ignored. Returns how many went."""
+        V.check_delete_selector(ids, filter)
+        if filter is not None:  # one call: selected and deleted in one transaction
+            request = pb.DeleteRequest(collection=self._ref, filter=_filter_to_proto(filter))
+            return (yield _Call("points", "Delete", request, timeout)).deleted
+        ids = V.check_ids(ids, allow_empty=True)
+        deleted = 0
+        for part in self._id_parts(ids):
+            request = pb.DeleteRequest(collection=self._ref, ids=part.tolist())
+            deleted += (yield _Call("points", "Delete", request, timeout)).deleted
+        return deleted
+
+    # -- payload edits --------------------------------------------------------------
+    @_blocking
+    def set_payload(self, ids: Any, payload: dict, *, timeout: float | None = None) -> int:
+        """Merge payload's top-level keys into each point's payload; vectors are
+        untouched. Unknown ids are ignored; returns how many points changed."""
+        raw = V.encode_payload(payload)
+        return (yield from self._edit(pb.SetPayloadRequest, "SetPayload", ids, timeout, payload=raw))
+
+    @_blocking
+    def overwrite_payload(self, ids: Any, payload: dict | None, *, timeout: float | None = None) -> int:
+        """Replace each point's payload (None removes it); vectors are untouched."""
+        raw = b"" if payload is None else V.encode_payload(payload)
+        return (yield from self._edit(pb.OverwritePayloadRequest, "OverwritePayload", ids, timeout, payload=raw))
+
+    @_blocking
+    def delete_payload_keys(self, ids: Any, keys: Sequence[str], *, timeout: float | None = None) -> int:
+        """Remove keys (dotted keys reach nested fields) from each point's payload."""
+        keys = P.check_keys(keys)
+        return (yield from self._edit(pb.DeletePayloadKeysRequest, "DeletePayloadKeys", ids, timeout, keys=keys))
+
     # -- payload indexes --------------------------------------------------------------
+    @_blocking
     def create_payload_index(self, key: str, kind: str, *, timeout: float | None = None) -> None:
         """Index a payload key in RAM ("keyword", "integer" or "float") so
         filters on it are decided without reading payloads. Declaring it again
         with another kind replaces it. Kept across reopen."""
         key, kind = check_index(key, kind)
         request = pb.CreatePayloadIndexRequest(collection=self._ref, key=key, kind=C.index_kind_to_proto(kind))
-        self._call(self._client._collections.CreatePayloadIndex, request, timeout)
+        yield _Call("collections", "CreatePayloadIndex", request, timeout)
 
+    @_blocking
     def drop_payload_index(self, key: str, *, timeout: float | None = None) -> bool:
         """Forget a payload index; returns whether there was one."""
         request = pb.DropPayloadIndexRequest(collection=self._ref, key=check_index_key(key))
-        return self._call(self._client._collections.DropPayloadIndex, request, timeout).dropped
+        return (yield _Call("collections", "DropPayloadIndex", request, timeout)).dropped
 
+    @_blocking
     def payload_indexes(self, *, timeout: float | None = None) -> dict[str, str]:
         """Declared payload indexes: key -> kind."""
         request = pb.ListPayloadIndexesRequest(collection=self._ref)
-        return C.payload_indexes_from_proto(self._call(self._client._collections.ListPayloadIndexes, request, timeout))
+        return C.payload_indexes_from_proto((yield _Call("collections", "ListPayloadIndexes", request, timeout)))
 
+    @_blocking
     def optimize(self, *, timeout: float | None = None) -> None:
         """Learn the codec again from the current vectors and re-encode all of them."""
-        self._call(self._client._collections.OptimizeCollection, pb.OptimizeCollectionRequest(collection=self._ref), timeout)
+        yield _Call("collections", "OptimizeCollection", pb.OptimizeCollectionRequest(collection=self._ref), timeout)
 
     # -- reads --------------------------------------------------------------------
+    @_blocking
     def count(self, *, filter: dict | None = None, timeout: float | None = None) -> int:
         """Points in the collection, or those matching `filter`."""
         request = pb.CountRequest(collection=self._ref, filter=_filter_to_proto(filter))
-        return self._call(self._client._points.Count, request, timeout).count
+        return (yield _Call("points", "Count", request, timeout)).count
 
+    @_blocking
     def info(self, *, timeout: float | None = None) -> CollectionInfo:
-        response = self._call(self._client._collections.GetCollectionInfo,
-                              pb.GetCollectionInfoRequest(collection=self._ref), timeout)
-        return C.info_from_proto(response.info)
+        request = pb.GetCollectionInfoRequest(collection=self._ref)
+        return C.info_from_proto((yield _Call("collections", "GetCollectionInfo", request, timeout)).info)
 
+    @_blocking
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True,
             timeout: float | None = None) -> Points:
         """Stored vectors (byte-exact float32) and payloads of the ids that exist, in request order."""
@@ -377,26 +504,12 @@ class RemoteCollection:
         with_vectors, with_payloads = bool(with_vectors), bool(with_payloads)
         per_id = _ID_BYTES + (4 * self.dim if with_vectors else 0) + (64 if with_payloads else 0)
         step = max(1, self._client._budget // per_id)
-        parts = [self._get_part(ids[lo : lo + step], with_vectors, with_payloads, timeout)
-                 for lo in range(0, max(len(ids), 1), step)]
+        parts = []
+        for lo in range(0, max(len(ids), 1), step):
+            parts.append((yield from self._get_part(ids[lo : lo + step], with_vectors, with_payloads, timeout)))
         return _concat_points(parts, self.dim if with_vectors else 0, with_payloads)
 
-    def _get_part(self, ids: np.ndarray, with_vectors: bool, with_payloads: bool, timeout: float | None) -> Points:
-        request = pb.GetRequest(collection=self._ref, ids=ids.tolist(), with_vectors=with_vectors,
-                                with_payloads=with_payloads)
-        try:
-            response = self._call(self._client._points.Get, request, timeout)
-        except ResourceExhaustedError as exc:
-            # exactly the base class: gRPC's message size limit, not an engine
-            # error; payloads made the answer too big, so ask for halves
-            if type(exc) is not ResourceExhaustedError or len(ids) < 2:
-                raise
-            half = len(ids) // 2
-            return _concat_points([self._get_part(ids[:half], with_vectors, with_payloads, timeout),
-                                   self._get_part(ids[half:], with_vectors, with_payloads, timeout)],
-                                  self.dim if with_vectors else 0, with_payloads)
-        return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
-
+    @_blocking
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
                margin: float | None = None, timeout: float | None = None) -> SearchResult:
@@ -433,11 +546,12 @@ class RemoteCollection:
             request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo:hi]), k=k,
                                        filter=flt, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
                                        sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)), margin=margin)
-            parts.append(C.search_result_from_proto(self._call(self._client._points.Search, request, timeout), k))
+            parts.append(C.search_result_from_proto((yield _Call("points", "Search", request, timeout)), k))
         if len(parts) == 1:
             return parts[0]
         return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
 
+    @_blocking
     def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True, timeout: float | None = None) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
@@ -457,7 +571,7 @@ class RemoteCollection:
             request = pb.ScrollRequest(collection=self._ref, limit=ask, after=cursor, filter=flt,
                                        with_vectors=with_vectors, with_payloads=with_payloads)
             try:
-                response = self._call(self._client._points.Scroll, request, timeout)
+                response = yield _Call("points", "Scroll", request, timeout)
             except ResourceExhaustedError as exc:
                 # exactly the base class: the answer exceeded the message limit
                 if type(exc) is not ResourceExhaustedError or ask < 2:
@@ -543,6 +657,26 @@ class _RememberingIterator:
         try:
             return next(self._source)
         except StopIteration:
+            raise
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+class _RememberingAsyncIterator:
+    """The same for an async request generator (grpc.aio cancels the call)."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.error: BaseException | None = None
+
+    def __aiter__(self) -> "_RememberingAsyncIterator":
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self._source.__anext__()
+        except StopAsyncIteration:
             raise
         except BaseException as exc:
             self.error = exc
