@@ -36,11 +36,11 @@ import grpc
 import numpy as np
 
 from ..config import CollectionConfig, check_name
-from ..engine import payloads as P
-from ..engine import validate as V
-from ..engine.filters import normalize_filter
-from ..engine.payload_index import check_index, check_index_key
-from ..engine.sparse_rows import SparseRows
+from ..api import payloads as P
+from ..api import validate as V
+from ..api.filters import normalize_filter
+from ..api.indexes import check_index, check_index_key
+from ..api.sparse_rows import SparseRows
 from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import convert as C
