@@ -51,3 +51,11 @@ def test_client_user_does_not_load_the_engine(tmp_path):
         assert not loaded, sorted(loaded)
     finally:
         daemon.stop()
+
+
+def test_api_layer_imports_neither_engine_nor_grpc():
+    mods = modules_after("import vecstore.api.filters, vecstore.api.indexes, vecstore.api.interface, "
+                         "vecstore.api.payloads, vecstore.api.sparse_rows, vecstore.api.validate")
+    assert "vecstore.api.validate" in mods
+    assert not {m for m in mods if m.startswith("vecstore.engine") or m.startswith("vecstore.rpc")
+                or m.split(".")[0] in {"grpc", "lmdb", "numba", "native", "faiss"}}

@@ -28,6 +28,7 @@ from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
+from ..api import interface
 from ..api import validate as V
 from .codecs import make_codec
 from .codecs.exact import flat_topk
@@ -73,7 +74,7 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
     "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
     "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
 )
-class Collection(PayloadMethods):
+class Collection(PayloadMethods, interface.Collection):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
         self._database = database
         self._storage: Storage = database._storage
