@@ -1,6 +1,6 @@
 """Binary codes: recall@10 and queries/s at several oversampling values.
 
-    python bench/bench_binary.py [--dataset ../shared/datasets/pypi-minilm] [--out FILE]
+    python -m bench.bench_binary [--dataset ../shared/datasets/pypi-minilm] [--out FILE]
 
 Builds one embedded collection (default settings), warms it with one pass of
 all queries (so LMDB pages are mapped: these are warm-cache figures), then for
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import datasets  # noqa: E402
+from bench import datasets
 
-import vecstore  # noqa: E402
+import vecstore
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Benchmark: filtered search queries/s and recall@10 at several selectivities.
 
-    python bench/bench_filters.py [--dataset /work/shared/datasets/pypi-minilm] [--n 100000]
+    python -m bench.bench_filters [--dataset /work/shared/datasets/pypi-minilm] [--n 100000]
                                   [--nq 1000] [--timed 200] [--rounds 3] [--data-dir /tmp/bench_filters]
                                   [--server]
 
@@ -24,15 +24,13 @@ q/s are a floor for a client on another machine.
 import argparse
 import os
 import shutil
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import vecstore  # noqa: E402
-import vecstore.engine.collection as collection_module  # noqa: E402
+import vecstore
+import vecstore.engine.collection as collection_module
 
 SELECTIVITIES = [1.0, 0.5, 0.1, 0.01, 0.001]
 

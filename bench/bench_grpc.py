@@ -1,6 +1,6 @@
 """Embedded vs gRPC on the same collection, in one run.
 
-    python bench/bench_grpc.py [--dataset /work/shared/datasets/pypi-minilm] [--n 100000]
+    python -m bench.bench_grpc [--dataset /work/shared/datasets/pypi-minilm] [--n 100000]
                                [--update-results bench/RESULTS.md]
 
 1. Builds a binary-quantized collection from the dataset (real pypi-minilm
@@ -38,10 +38,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import vecstore  # noqa: E402
-from vecstore.demo import synthetic_embeddings  # noqa: E402
+import vecstore
+from vecstore.demo import synthetic_embeddings
 
 K = 10
 BATCH = 100
@@ -212,7 +211,7 @@ def run(args: argparse.Namespace) -> str:
     lines = [
         SECTION,
         "",
-        f"`python bench/bench_grpc.py --dataset {args.dataset} --n {args.n}` ({time.strftime('%Y-%m-%d')}, "
+        f"`python -m bench.bench_grpc --dataset {args.dataset} --n {args.n}` ({time.strftime('%Y-%m-%d')}, "
         f"{os.cpu_count()} cores). Data: {what}; {len(xq):,} queries, k={K}, quantization `binary` (defaults). "
         "The server is a separate process on loopback; 8 concurrent clients are 8 threads with one channel each. "
         f"Embedded and gRPC phases alternate over {args.cycles} cycles of {args.rounds} rounds; "

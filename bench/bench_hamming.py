@@ -1,6 +1,6 @@
 """Benchmark: native.hamming_topk vs faiss.IndexBinaryFlat (1 thread) on random codes.
 
-    python bench/bench_hamming.py [--n 1000000] [--bits 384] [--k 160] [--seed 0]
+    python -m bench.bench_hamming [--n 1000000] [--bits 384] [--k 160] [--seed 0]
 
 Both engines scan the same codes (faiss gets the uint8 view of our uint64 words; the
 byte view is a fixed permutation of the bits on both sides, so distances agree).  The
@@ -18,11 +18,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import faiss  # noqa: E402
+import faiss
 
-from native import hamming_topk  # noqa: E402
+from native import hamming_topk
 
 BANDWIDTH = 27e9  # bytes/s, single-core streaming read rate assumed for the floor
 
@@ -121,7 +120,7 @@ def main():
     med = {key: statistics.median(v) * 1e3 for key, v in res.items()}
 
     floor_ms = a.n * a.bits / 8 / BANDWIDTH * 1e3
-    print(f"command: python bench/bench_hamming.py --n {a.n} --bits {a.bits} --k {a.k} --seed {a.seed}")
+    print(f"command: python -m bench.bench_hamming --n {a.n} --bits {a.bits} --k {a.k} --seed {a.seed}")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}, faiss {faiss.__version__}")
     print(f"memory-bandwidth floor: {a.n * a.bits / 8 / 1e6:.1f} MB per scan / 27 GB/s = {floor_ms:.3f} ms per pass")
     print(f"median of {a.rounds} alternating rounds, ms per query:")

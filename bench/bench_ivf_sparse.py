@@ -1,6 +1,6 @@
 """IVF (over several kinds), sparse codes and float16 storage: recall@10 and queries/s.
 
-    python bench/bench_ivf_sparse.py [--dataset ../shared/datasets/pypi-minilm]
+    python -m bench.bench_ivf_sparse [--dataset ../shared/datasets/pypi-minilm]
         [--only NAME,NAME] [--single 200] [--out FILE.md] [--json FILE.json]
 
 Without --dataset it runs on seeded synthetic data (--n, default 100k; e.g.
@@ -17,19 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import datasets  # noqa: E402
+from bench import datasets
 
-import vecstore  # noqa: E402
-from vecstore import BinaryQuantization, IVFConfig, SparseQuantization  # noqa: E402
+import vecstore
+from vecstore import BinaryQuantization, IVFConfig, SparseQuantization
 
 
 @dataclass

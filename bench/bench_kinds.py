@@ -1,8 +1,8 @@
 """Every quantization kind, a few settings each, through the embedded API.
 
-    python bench/bench_kinds.py --dataset ../shared/datasets/pypi-minilm \
+    python -m bench.bench_kinds --dataset ../shared/datasets/pypi-minilm \
         --out bench/out/kinds.md --plot bench/kinds_pypi_minilm.png
-    python bench/bench_kinds.py            # seeded synthetic data, quick
+    python -m bench.bench_kinds            # seeded synthetic data, quick
 
 Per setting (one collection) and oversampling value (one row): recall@10
 against the exact top 10, queries/s one query per call and in batches,
@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import vecstore  # noqa: E402
-from vecstore.config import QUANTIZATION_KINDS, QuantizationConfig, quantization_from_dict  # noqa: E402
+import vecstore
+from vecstore.config import QUANTIZATION_KINDS, QuantizationConfig, quantization_from_dict
 
 K = 10
 BATCH = 100  # queries per call in the batched measurement

@@ -39,10 +39,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import vecstore  # noqa: E402
-from bench import datasets, report  # noqa: E402
+import vecstore
+from bench import datasets, report
 
 HEADING = "Load: concurrent clients, mixed workload"
 KINDS = ("search", "upsert", "delete")

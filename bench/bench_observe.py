@@ -1,6 +1,6 @@
 """Benchmark: what per-request observation costs a gRPC call.
 
-    python bench/bench_observe.py [--calls 3000] [--rounds 5]
+    python -m bench.bench_observe [--calls 3000] [--rounds 5]
 
 One in-process server over a small collection, called with a cheap RPC
 (`count`, about the cheapest round trip there is, so the overhead shows) and
@@ -21,18 +21,16 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 
 import grpc
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-import vecstore  # noqa: E402
-import vecstore.rpc.server as server_module  # noqa: E402
-from vecstore.rpc.server import RpcServer  # noqa: E402
+import vecstore
+import vecstore.rpc.server as server_module
+from vecstore.rpc.server import RpcServer
 
 
 class Passthrough(grpc.ServerInterceptor):

@@ -29,9 +29,6 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    __package__ = "bench"
 
 import numpy as np
 

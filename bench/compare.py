@@ -25,9 +25,6 @@ import sys
 import time
 import traceback
 
-if __package__ in (None, ""):  # run as a script: make `bench` and `vecstore` importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    __package__ = "bench"
 
 import numpy as np
 

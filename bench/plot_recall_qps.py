@@ -1,6 +1,6 @@
 """Plot recall@10 against queries/s, one line per setting family, from benchmark JSON.
 
-    python bench/plot_recall_qps.py bench/results/*.json --out bench/recall_qps.png [--batched]
+    python -m bench.plot_recall_qps bench/results/*.json --out bench/recall_qps.png [--batched]
 
 Input: files written by a benchmark's --json option, each {"dataset": ..., "rows":
 [{"family", "recall", "qps_single", "qps_batch", ...}, ...]} (bench_ivf_sparse.py
@@ -15,7 +15,7 @@ from collections import defaultdict
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def main() -> None:

@@ -20,9 +20,6 @@ import subprocess
 import sys
 import time
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    __package__ = "bench"
 
 from . import report
 
@@ -69,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         status.append([name, "ok" if done.returncode == 0 else f"FAILED (exit {done.returncode})",
                        time.perf_counter() - t0])
     body = ([f"**{args.note}**", ""] if args.note else []) + [
-        "`python bench/bench_hamming.py --n 1000000 --bits 384 --k 10` and `--k 160`, as run by "
+        "`python -m bench.bench_hamming --n 1000000 --bits 384 --k 10` and `--k 160`, as run by "
         "`python -m bench.run_all`; criterion of issue 7: at least 1.1x faiss for single queries and 2x "
         "for batches of 64; the memory-bandwidth floor is printed with the figures.", "",
         *hamming, "", "Steps of this run:", "", report.table(["step", "status", "seconds"], status), ""]

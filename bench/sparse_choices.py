@@ -1,6 +1,6 @@
 """Which sparse code settings find the true neighbours among the first candidates?
 
-    python bench/sparse_choices.py [--dataset ../shared/datasets/pypi-minilm] [--nq 300]
+    python -m bench.sparse_choices [--dataset ../shared/datasets/pypi-minilm] [--nq 300]
 
 Candidate recall: the fraction of each query's true top-10 found among the C
 best slots by code score, for C in 10..1000 (what the exact rerank can at most
@@ -12,18 +12,15 @@ LMDB; scan times are per query in a batch.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench import datasets  # noqa: E402
+from bench import datasets
 
-import native.sparse as ns  # noqa: E402
-from vecstore.engine.codecs.sparse import rademacher  # noqa: E402
-from vecstore.engine.postings import Postings  # noqa: E402
+import native.sparse as ns
+from vecstore.engine.codecs.sparse import rademacher
+from vecstore.engine.postings import Postings
 
 SETTINGS = [  # (D, a, query dims, query weighted)
     (8192, 32, 32, False), (8192, 32, 64, False), (8192, 32, 128, True),

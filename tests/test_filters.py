@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import vecstore
-from vecstore.engine.filters import compile_filter, normalize_filter
+from vecstore.api.filters import compile_filter, normalize_filter
 
 from filter_reference import random_filter, random_payload, reference_match
 

@@ -7,6 +7,7 @@ import pytest
 
 import vecstore
 from vecstore import BinaryQuantization
+from vecstore.api import interface
 from vecstore.config import METRICS
 from vecstore.rpc.client import Client, RemoteCollection
 
@@ -37,17 +38,24 @@ def parameters(fn):
     return [(p.name, p.kind, p.default) for p in params]
 
 
-@pytest.mark.parametrize("local,remote", [(vecstore.Database, Client), (vecstore.Collection, RemoteCollection)])
-def test_same_interface(local, remote):
-    """A method added to the engine fails here until the client has it too
-    (or it is listed as embedded-only, with a reason)."""
-    assert public(local) - EMBEDDED_ONLY == public(remote) - CLIENT_ONLY
-    for name in public(local) - EMBEDDED_ONLY:
-        mine, theirs = getattr(local, name), getattr(remote, name)
-        if isinstance(mine, property):
-            assert isinstance(theirs, property), name
-        else:
-            assert parameters(mine) == parameters(theirs), name
+@pytest.mark.parametrize("local,remote,abstract", [(vecstore.Database, Client, interface.Database),
+                                                   (vecstore.Collection, RemoteCollection, interface.Collection)])
+def test_same_interface(local, remote, abstract):
+    """Both surfaces implement vecstore.api.interface: a method added to one
+    fails here until the interface and the other surface have it too (or it is
+    listed as embedded-only or client-only, with a reason)."""
+    assert issubclass(local, abstract) and issubclass(remote, abstract)
+    assert not local.__abstractmethods__ and not remote.__abstractmethods__
+    assert public(local) - EMBEDDED_ONLY == public(abstract)
+    assert public(remote) - CLIENT_ONLY == public(abstract)
+    for name in public(abstract):
+        spec = getattr(abstract, name)
+        for surface in (local, remote):
+            mine = getattr(surface, name)
+            if isinstance(spec, property):
+                assert isinstance(mine, property), (surface, name)
+            else:
+                assert parameters(mine) == parameters(spec), (surface, name)
 
 
 def operations(db, kind, metric):

@@ -209,7 +209,7 @@ def wire_round_trip(canonical):
 def test_filters_round_trip_in_canonical_form():
     import random
 
-    from vecstore.engine.filters import compile_filter, normalize_filter
+    from vecstore.api.filters import compile_filter, normalize_filter
 
     from filter_reference import random_filter
 
@@ -267,7 +267,7 @@ def test_filter_messages_from_other_clients_are_checked():
 
 
 def test_every_payload_index_kind_has_a_wire_value():
-    from vecstore.engine.payload_index import INDEX_KINDS
+    from vecstore.api.indexes import INDEX_KINDS
 
     assert sorted(C.enum_choices(pb.PayloadIndexKind.DESCRIPTOR)) == sorted(INDEX_KINDS)
     declared = {kind + "_key": kind for kind in INDEX_KINDS}
@@ -321,7 +321,7 @@ def test_points_carry_their_stored_dtype(dtype):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_sparse_codes_round_trip_through_the_engines_checks(weighted):
-    from vecstore.engine.validate import check_sparse
+    from vecstore.api.validate import check_sparse
 
     codes = [[5, 1, 9], [], [0], list(range(40, 60))]
     if weighted:

@@ -10,7 +10,7 @@ from vecstore import CollectionConfig, SparseQuantization
 from vecstore import errors as E
 from vecstore.engine.codecs.sparse import SparseCodec, rademacher
 from vecstore.engine.postings import Postings
-from vecstore.engine.sparse_rows import SparseRows
+from vecstore.api.sparse_rows import SparseRows
 
 from synthetic import clustered, recall_at_k
 

@@ -28,13 +28,31 @@ from .config import (
     ScalarQuantization,
     SparseQuantization,
 )
-from .engine import Collection, Database, open
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, ScrollPage, SearchResult
 
 if TYPE_CHECKING:
+    from .engine import Collection, Database, open
     from .rpc.aio_client import AsyncClient
     from .rpc.client import Client
+
+# The engine (LMDB, Numba kernels) loads on first use of one of these names, so a
+# client-only user (`vecstore.connect`) never pays for it or needs it installed.
+_ENGINE_NAMES = ("open", "Database", "Collection")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ENGINE_NAMES:
+        from . import engine
+
+        value = getattr(engine, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vecstore' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ENGINE_NAMES))
 
 __version__ = "0.1.0"
 

@@ -28,11 +28,12 @@ from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, SearchResult
 from . import training
-from . import validate as V
+from ..api import interface
+from ..api import validate as V
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .fetch import ValueReader
-from .filters import All, compile_filter
+from ..api.filters import All, compile_filter
 from .keys import id_keys, keys_to_ids
 from .oplog import logged_methods
 from .payload_index import PayloadIndexes
@@ -40,7 +41,7 @@ from .payload_methods import PayloadMethods
 from .persist import CHUNK, chunk_value, get_sparse
 from .segment import Segment, SparseChange
 from .selection import matching_ids, prefer_exact
-from .sparse_rows import SparseRows
+from ..api.sparse_rows import SparseRows
 from .storage import Storage
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
     "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
     "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
 )
-class Collection(PayloadMethods):
+class Collection(PayloadMethods, interface.Collection):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
         self._database = database
         self._storage: Storage = database._storage

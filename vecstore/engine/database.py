@@ -7,6 +7,7 @@ import os
 import threading
 from typing import Any
 
+from ..api import interface
 from ..config import CollectionConfig, check_name
 from ..errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError
 from .collection import SUB_DBS, Collection, sub_db_name
@@ -17,7 +18,7 @@ _CATALOG = "vecstore.catalog"  # collection name -> {"cid": int, "config": {...}
 _NEXT_CID = b"next_cid"
 
 
-class Database:
+class Database(interface.Database):
     """Opened by `vecstore.open(path)`. Thread-safe; use one per directory per process."""
 
     def __init__(

@@ -32,10 +32,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..errors import InvalidConfigError
-from .filters import All, And, Condition, Node, Not, Or, check_key, flatten, is_number, resolve
+from ..api.filters import All, And, Condition, Node, Not, Or, flatten, is_number, resolve
 
-INDEX_KINDS = ("keyword", "integer", "float")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -300,20 +298,6 @@ class FloatIndex(NumericIndex):
 
 
 _CLASSES: dict[str, type[FieldIndex]] = {c.kind: c for c in (KeywordIndex, IntegerIndex, FloatIndex)}
-
-
-def check_index_key(key: Any) -> str:
-    try:
-        return check_key(key, "payload index")
-    except ValueError as exc:
-        raise InvalidConfigError(str(exc)) from None
-
-
-def check_index(key: Any, kind: Any) -> tuple[str, str]:
-    check_index_key(key)
-    if not isinstance(kind, str) or kind not in _CLASSES:
-        raise InvalidConfigError(f"unknown payload index kind {kind!r}; expected one of {list(INDEX_KINDS)}")
-    return key, kind
 
 
 def _fit(a: np.ndarray, n: int, fill: Any) -> np.ndarray:

@@ -15,11 +15,12 @@ import lmdb
 import numpy as np
 
 from ..types import ScrollPage
-from . import payloads as P
-from . import validate as V
-from .filters import All, Node, compile_filter
+from ..api import payloads as P
+from ..api import validate as V
+from ..api.filters import All, Node, compile_filter
 from .keys import id_keys, keys_to_ids
-from .payload_index import PayloadIndexes, check_index, check_index_key
+from ..api.indexes import check_index, check_index_key
+from .payload_index import PayloadIndexes
 from .selection import FilterPlan, matching_ids, plan_filter
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import Any
 import lmdb
 import numpy as np
 
-from .sparse_rows import SparseRows
+from ..api.sparse_rows import SparseRows
 
 CHUNK = 256  # slots per persisted chunk (the segment's unit as well)
 

@@ -32,7 +32,7 @@ from .ivf import IVF
 from .persist import CHUNK
 from .postings import Postings
 from .rwlock import RWLock
-from .sparse_rows import SparseRows
+from ..api.sparse_rows import SparseRows
 
 __all__ = ["CHUNK", "Segment", "SlotPlan", "SparseChange", "list_row_bytes", "uses_postings"]
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .filters import Node
+from ..api.filters import Node
 from .payload_index import PayloadIndexes
 from .segment import Segment
 

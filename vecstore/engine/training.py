@@ -27,7 +27,7 @@ from .ivf import IVF
 from .persist import CHUNK, chunk_value, decode_chunks
 from .postings import Postings
 from .segment import uses_postings
-from .sparse_rows import SparseRows
+from ..api.sparse_rows import SparseRows
 
 if TYPE_CHECKING:
     from .collection import Collection

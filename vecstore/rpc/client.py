@@ -36,11 +36,12 @@ import grpc
 import numpy as np
 
 from ..config import CollectionConfig, check_name
-from ..engine import payloads as P
-from ..engine import validate as V
-from ..engine.filters import normalize_filter
-from ..engine.payload_index import check_index, check_index_key
-from ..engine.sparse_rows import SparseRows
+from ..api import interface
+from ..api import payloads as P
+from ..api import validate as V
+from ..api.filters import normalize_filter
+from ..api.indexes import check_index, check_index_key
+from ..api.sparse_rows import SparseRows
 from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import convert as C
@@ -191,7 +192,7 @@ class _ClientCore:
         return f"{type(self).__name__}({self.target!r})"
 
 
-class Client(_ClientCore):
+class Client(_ClientCore, interface.Database):
     """What `vecstore.connect` returns: the `Database` interface over gRPC. Thread-safe."""
 
     def _run(self, plan: Plan) -> Any:
@@ -382,7 +383,7 @@ class _CollectionCore:
         return C.points_from_proto(response, self.dim, with_vectors, with_payloads)
 
 
-class RemoteCollection(_CollectionCore):
+class RemoteCollection(_CollectionCore, interface.Collection):
     """The `Collection` interface of one collection on the server.
 
     Pinned to the collection it was made from: after a drop, its calls raise

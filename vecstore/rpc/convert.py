@@ -31,7 +31,7 @@ from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.message import Message
 
 from ..config import CollectionConfig, IVFConfig, QuantizationConfig, quantization_from_dict
-from ..engine.sparse_rows import SparseRows
+from ..api.sparse_rows import SparseRows
 from ..errors import (InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidSparseError,
                       InvalidVectorError)
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult

@@ -22,7 +22,7 @@ import native.sparse
 
 from ...config import SparseQuantization
 from ..postings import Postings
-from ..sparse_rows import SparseRows
+from ...api.sparse_rows import SparseRows
 from .base import Codec
 
 _BLOCK = 2048  # rows projected at once: bounds the (rows, D) float32 temporary

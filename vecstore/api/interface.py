@@ -1,0 +1,176 @@
+"""The public interface, as abstract base classes: what both `vecstore.open`
+(the embedded engine) and `vecstore.connect` (the gRPC client) return.
+
+The engine's Database/Collection and the client's Client/RemoteCollection
+subclass these; tests/test_grpc_congruence.py checks both match them (same
+signatures, nothing public missing). A router in front of many engines
+implements the same two classes. The client adds a keyword-only `timeout` to
+each call; the asyncio client (rpc/aio_client.py) offers the same methods as
+coroutines and is not a subclass.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from ..types import CollectionInfo, Points, ScrollPage, SearchResult
+
+
+class Collection(abc.ABC):
+    """A named set of vectors (with optional payloads and sparse parts) of one dimension and metric."""
+
+    @abc.abstractmethod
+    def count(self, *, filter: dict | None = None) -> int:
+        """Points in the collection (as LMDB counts them), or those matching `filter`."""
+
+    @abc.abstractmethod
+    def create_payload_index(self, key: str, kind: str) -> None:
+        """Index a payload key in RAM ("keyword", "integer" or "float") so
+        filters on it are decided without reading payloads. Declaring it again
+        with another kind replaces it. Kept across reopen.
+        """
+
+    @abc.abstractmethod
+    def delete(self, ids: Any = None, *, filter: dict | None = None) -> int:
+        """Delete points by id, or every point matching `filter`; ids that do
+        not exist are ignored. Returns how many went.
+        """
+
+    @abc.abstractmethod
+    def delete_payload_keys(self, ids: Any, keys: Sequence[str]) -> int:
+        """Remove keys (dotted keys reach nested fields) from each point's payload."""
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """Vector dimension."""
+
+    @abc.abstractmethod
+    def drop_payload_index(self, key: str) -> bool:
+        """Forget a payload index; returns whether there was one."""
+
+    @abc.abstractmethod
+    def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
+        """Stored vectors and payloads of the ids that exist, in request order.
+
+        Vectors come back as float32: byte-exact for float32 collections,
+        upcast from the stored float16 rows otherwise (`Points.stored_dtype`).
+        """
+
+    @abc.abstractmethod
+    def info(self) -> CollectionInfo:
+        """Size, disk use, training and index state of the collection."""
+
+    @property
+    @abc.abstractmethod
+    def metric(self) -> str:
+        """"cosine", "dot" or "l2"."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The collection's name."""
+
+    @abc.abstractmethod
+    def optimize(self) -> None:
+        """Learn the codec (and IVF centroids) again from the current vectors and
+        re-encode all of them. Searches and writes go on meanwhile; the new
+        codes replace the old ones in one step at the end.
+        """
+
+    @abc.abstractmethod
+    def overwrite_payload(self, ids: Any, payload: dict | None) -> int:
+        """Replace each point's payload (None removes it); vectors are untouched."""
+
+    @abc.abstractmethod
+    def payload_indexes(self) -> dict[str, str]:
+        """Declared payload indexes: key -> kind."""
+
+    @abc.abstractmethod
+    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+               with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
+        """Up to `limit` points in id order, those with ids above `after`,
+        optionally only those matching `filter`. Pass the page's `next_cursor`
+        as `after` to get the next page; it is None after the last page.
+        """
+
+    @abc.abstractmethod
+    def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+               rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
+               margin: float | None = None) -> SearchResult:
+        """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
+
+        queries (nq, dim) or (dim,). oversampling / rescore / margin default to
+        the collection's quantization settings (margin: binary codes scored
+        asymmetrically only), nprobe to its IVF setting (only
+        for collections with IVF). rescore=False returns code-space scores,
+        which are approximate. sparse_queries: one sparse code per query, for
+        collections with SparseQuantization(user_codes=True) (the dense
+        queries still rerank).
+
+        filter: only points matching it are searched (see `filters`): the
+        coarse scan skips the others, so k hits come back whenever k points
+        match. When few points match, they are scored exactly instead.
+        """
+
+    @abc.abstractmethod
+    def set_payload(self, ids: Any, payload: dict) -> int:
+        """Merge payload's top-level keys into each point's payload; vectors are
+        untouched. Unknown ids are ignored; returns how many points changed.
+        """
+
+    @abc.abstractmethod
+    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
+               sparse: Any = None) -> int:
+        """Insert or replace points; returns once the batch is durable.
+
+        A replaced point takes the new vector and the new payload (None clears
+        it). `sparse`: one sparse code per point, required by (and only
+        accepted by) collections with SparseQuantization(user_codes=True).
+        Returns the number of points written.
+        """
+
+
+class Database(abc.ABC):
+    """A set of collections, embedded (`vecstore.open`) or on a server (`vecstore.connect`)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Wait for running operations, then close. Idempotent."""
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool:
+        """Whether close() has run."""
+
+    @abc.abstractmethod
+    def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
+                          vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False) -> Collection:
+        """Create a collection. quantization: a kind name ("none", "binary",
+        "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
+        vector_dtype: how vectors are kept on disk, "float32" or "float16".
+        ivf: None, or an IVFConfig (or dict) to partition the codes.
+        vectors_in_ram: also keep the vectors in RAM and rerank from there
+        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
+        """
+
+    @abc.abstractmethod
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its points."""
+
+    @abc.abstractmethod
+    def get_collection(self, name: str) -> Collection:
+        """An existing collection; NotFoundError if there is none by that name."""
+
+    @abc.abstractmethod
+    def list_collections(self) -> list[str]:
+        """Names of all collections, sorted."""
+
+    @abc.abstractmethod
+    def snapshot(self, dest: str | os.PathLike) -> str:
+        """Write a consistent copy of the whole database into directory `dest`
+        (created; must not exist or be empty) while writes go on. The copy is
+        one LMDB read transaction, compacted; open it with `vecstore.open`.
+        """
