@@ -67,7 +67,27 @@ def _cosine(a, b):
         x = _widen(b[t])
         s += a[t] * x
         nb += x * x
-    return s / np.sqrt(nb)  # a zero row gives NaN (or inf/0): dropped as "no candidate"
+    if nb >= np.float32(1e-30) and nb <= np.float32(1e38):
+        return s / np.sqrt(nb)
+    return _cosine_scaled(a, b, s, nb)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _cosine_scaled(a, b, s, nb):
+    """A row whose squares overflow (|x| ~1e19+) or underflow float32: cosine does
+    not change with the row's scale, so score x / max|x| instead."""
+    m = np.float32(0.0)
+    for t in range(a.shape[0]):
+        m = max(m, abs(_widen(b[t])))
+    if m == 0:
+        return s / np.sqrt(nb)  # a zero row gives NaN (or inf/0): dropped as "no candidate"
+    s = np.float32(0.0)
+    nb = np.float32(0.0)
+    for t in range(a.shape[0]):
+        x = _widen(b[t]) / m
+        s += a[t] * x
+        nb += x * x
+    return s / np.sqrt(nb)
 
 
 @njit(cache=True, nogil=True)

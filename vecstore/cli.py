@@ -108,6 +108,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise UsageError("TLS needs both --tls-cert and --tls-key")
     tls = TlsFiles.read(args.tls_cert, args.tls_key) if args.tls_cert else None
+    if not 1 <= args.max_search_queries <= 10_000 or not 1 <= args.max_search_results <= 1_000_000:
+        raise UsageError("--max-search-queries must be in [1, 10000] and --max-search-results in [1, 1000000]")
     code = serve(
         args.data_dir,
         host=args.host,
@@ -123,6 +125,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
         snapshot_dir=args.snapshot_dir,
+        max_search_queries=args.max_search_queries,
+        max_search_results=args.max_search_results,
     )
     if code != 0:
         # a handler still running would block interpreter exit (the worker
@@ -293,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument("--max-message-mb", type=int, default=64, help="largest message in MiB, each way (default 64)")
+    serve.add_argument("--max-search-queries", type=int, default=10_000,
+                       help="queries one Search call may carry (default and most 10000)")
+    serve.add_argument("--max-search-results", type=int, default=1_000_000,
+                       help="queries x k one Search call may ask for (default and most 1000000)")
     serve.add_argument("--workers", type=int, default=16, help="threads serving calls (default 16)")
     serve.add_argument("--grace", type=float, default=10.0, help="seconds calls in flight get on shutdown (default 10)")
     serve.add_argument("--no-sync", action="store_true", help="do not fsync each commit (faster; a power loss may lose the last writes)")

@@ -22,6 +22,9 @@ VECTOR_DTYPES = ("float32", "float16")
 MAX_DIM = 65536
 MAX_SPARSE_DIM = 1 << 24  # sparse code indices are stored as uint32; 16M is plenty
 MAX_NLIST = 1 << 20
+#: candidates are k x oversampling per query: beyond this a search would
+#: scan or rerank most of any collection, and k x 1e308 overflows
+MAX_OVERSAMPLING = 1000.0
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
@@ -342,6 +345,8 @@ def check_oversampling(value: Any) -> float:
         raise InvalidConfigError(f"oversampling must be a number >= 1, got {value!r}")
     if not math.isfinite(value) or value < 1:
         raise InvalidConfigError(f"oversampling must be a finite number >= 1, got {value!r}")
+    if value > MAX_OVERSAMPLING:
+        raise InvalidConfigError(f"oversampling must be at most {MAX_OVERSAMPLING:g}, got {value!r}")
     return float(value)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..config import CollectionConfig, IVFConfig
+from ..config import MAX_OVERSAMPLING, CollectionConfig, IVFConfig
 from ..errors import (
     DimensionMismatchError,
     EmptyBatchError,
@@ -22,7 +23,14 @@ from ..errors import (
 from .sparse_rows import SparseRows
 
 MAX_K = 10_000
+MAX_QUERIES = 10_000  # queries in one search call
+MAX_RESULTS = 1_000_000  # nq x k: ~12 MB of hits
+MAX_CANDIDATES = 16_000_000  # nq x ceil(k x oversampling): ~200 MB of (slot, score) pairs
+#: dot and l2 vectors: with |a|, |b| <= 1e18, |a.b| <= 1e36 and |a - b|^2 <= 4e36,
+#: so every score (and the codecs' sums of squares) stays far inside float32
+MAX_NORM = 1e18
 MAX_PAYLOAD_BYTES = 1 << 20
+MAX_PAYLOAD_DEPTH = 64  # nesting of objects and arrays in one payload
 MAX_SPARSE_NNZ = 1 << 16  # entries in one user sparse code
 
 
@@ -121,6 +129,7 @@ def encode_payload(p: Any, what: str = "payload") -> bytes:
     """The stored form of one payload dict: compact UTF-8 JSON, at most MAX_PAYLOAD_BYTES."""
     if not isinstance(p, dict):
         raise InvalidPayloadError(f"{what} must be a dict or None, got {type(p).__name__}")
+    check_payload_depth(p, what)
     try:
         raw = json.dumps(p, allow_nan=False, separators=(",", ":"), ensure_ascii=False).encode()
     except (TypeError, ValueError) as exc:
@@ -128,6 +137,59 @@ def encode_payload(p: Any, what: str = "payload") -> bytes:
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidPayloadError(f"{what} is {len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
     return raw
+
+
+def check_payload_depth(p: Any, what: str = "payload") -> None:
+    """Refuse objects/arrays nested deeper than MAX_PAYLOAD_DEPTH, without
+    recursion (json.dumps would raise RecursionError, or crash, far deeper)."""
+    stack = [(p, 1)]
+    seen = 0
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_PAYLOAD_DEPTH:
+            raise InvalidPayloadError(f"{what} is nested deeper than {MAX_PAYLOAD_DEPTH} levels of objects and arrays")
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, (dict, list, tuple)):
+                stack.append((child, depth + 1))
+        seen += 1
+        if seen > MAX_PAYLOAD_BYTES:  # each container takes >= 2 bytes of JSON: too big anyway
+            raise InvalidPayloadError(f"{what} holds more than {MAX_PAYLOAD_BYTES} objects and arrays; the limit is {MAX_PAYLOAD_BYTES} bytes")
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def check_payload_bytes(raw: bytes, what: str = "payload") -> None:
+    """The same bounds on JSON bytes before they are parsed (json.loads recurses
+    per level): at most MAX_PAYLOAD_BYTES, nested at most MAX_PAYLOAD_DEPTH."""
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayloadError(f"{what} is {len(raw)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    if raw.count(b"{") + raw.count(b"[") <= MAX_PAYLOAD_DEPTH:
+        return  # too few brackets to be too deep: the common case, no scan
+    # brackets inside strings do not nest: drop the strings, then a running depth
+    text = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
+    step = np.isin(text, (ord("{"), ord("["))).astype(np.int32) - np.isin(text, (ord("}"), ord("]")))
+    if len(step) and int(np.cumsum(step).max()) > MAX_PAYLOAD_DEPTH:
+        raise InvalidPayloadError(f"{what} is nested deeper than {MAX_PAYLOAD_DEPTH} levels of objects and arrays")
+
+
+def check_norms(x: np.ndarray, metric: str, *, what: str = "vector") -> None:
+    """dot and l2 scores are sums of products: refuse vectors whose norm could
+    overflow them in float32. Cosine needs no bound (vectors are normalised
+    in float64 when their squares would overflow float32)."""
+    if metric == "cosine":
+        return
+    with np.errstate(over="ignore"):
+        sq = np.einsum("ij,ij->i", x, x)  # float32; inf where it overflows, caught below
+    bad = ~(sq <= MAX_NORM * MAX_NORM)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        norm = float(np.linalg.norm(x[row].astype(np.float64)))
+        raise InvalidVectorError(
+            f"{what} {row} has norm {norm:.3g}: metric {metric!r} takes vectors of norm at most {MAX_NORM:g} "
+            "(larger ones would overflow float32 scores)"
+        )
 
 
 def check_k(k: Any) -> int:
@@ -143,7 +205,31 @@ def check_oversampling_arg(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 1:
         raise InvalidQueryError(f"oversampling must be a finite number >= 1, got {value!r}")
+    if value > MAX_OVERSAMPLING:
+        raise InvalidQueryError(f"oversampling must be at most {MAX_OVERSAMPLING:g}, got {value!r}")
     return float(value)
+
+
+def candidates_per_query(k: int, oversampling: float, rescore: bool, config: CollectionConfig) -> int:
+    """The coarse scan's candidates per query (k when nothing is reranked)."""
+    if config.quantization.kind == "none" or not rescore:
+        return k
+    return max(k, math.ceil(k * oversampling))
+
+
+def check_search_size(nq: int, k: int, n_cand: int) -> None:
+    """Bound a search's work before it starts: queries, hits and candidates."""
+    if nq > MAX_QUERIES:
+        raise InvalidQueryError(f"{nq} queries in one search; the limit is {MAX_QUERIES}: split them into batches")
+    if nq * k > MAX_RESULTS:
+        raise InvalidQueryError(
+            f"{nq} queries x k={k} = {nq * k} results; the limit is {MAX_RESULTS}: use fewer queries per call or a smaller k"
+        )
+    if nq * n_cand > MAX_CANDIDATES:
+        raise InvalidQueryError(
+            f"{nq} queries x {n_cand} candidates (k x oversampling) = {nq * n_cand}; the limit is {MAX_CANDIDATES}: "
+            "use fewer queries per call, a smaller k or a smaller oversampling"
+        )
 
 
 def check_rescore_arg(value: Any) -> bool | None:

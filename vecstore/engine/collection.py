@@ -135,6 +135,7 @@ class Collection(PayloadMethods, interface.Collection):
         ids = V.check_ids(ids)
         V.check_unique(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
+        V.check_norms(x, self.metric)
         V.check_lengths(len(ids), len(x))
         encoded_payloads = V.check_payloads(payloads, len(ids))
         if self.config.vector_dtype == "float16":
@@ -353,6 +354,7 @@ class Collection(PayloadMethods, interface.Collection):
         """
         self._check_usable()
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
+        V.check_norms(q, self.metric, what="query")
         k = V.check_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
@@ -362,6 +364,7 @@ class Collection(PayloadMethods, interface.Collection):
         qcfg = self.config.quantization
         oversampling = qcfg.oversampling if oversampling is None else oversampling
         rescore = qcfg.rescore if rescore is None else rescore
+        V.check_search_size(len(q), k, V.candidates_per_query(k, oversampling, rescore, self.config))
         if nprobe is None and self.config.ivf is not None:
             nprobe = self.config.ivf.nprobe
         qp = self._prepare(q, "query")
@@ -595,14 +598,25 @@ class Collection(PayloadMethods, interface.Collection):
         """The metric's view of vectors: unit length for cosine."""
         if self.metric != "cosine":
             return x
-        norms = np.sqrt((x * x).sum(axis=1))  # np.linalg.norm's arithmetic, less call overhead
+        with np.errstate(over="ignore", under="ignore"):
+            sq = (x * x).sum(axis=1)  # np.linalg.norm's arithmetic, less call overhead
+        # squares that overflow (|x| ~1e19+) or underflow float32: those rows in float64
+        odd = ~((sq >= 1e-30) & (sq <= 1e38))
+        if not odd.any():
+            return (x / np.sqrt(sq)[:, None]).astype(np.float32, copy=False)
+        out = np.array(x, dtype=np.float32)
+        wide = x[odd].astype(np.float64)
+        norms = np.sqrt((wide * wide).sum(axis=1))
         zero = norms == 0
         if zero.any():
             if check:
-                row = int(np.flatnonzero(zero)[0])
+                row = int(np.flatnonzero(odd)[np.flatnonzero(zero)[0]])
                 raise InvalidVectorError(f"{what} {row} is all zeros: cosine similarity needs a non-zero vector")
             norms[zero] = 1
-        return (x / norms[:, None]).astype(np.float32, copy=False)
+        fine = ~odd
+        out[fine] = x[fine] / np.sqrt(sq[fine])[:, None]
+        out[odd] = wide / norms[:, None]
+        return out
 
     def _read_vectors(self, ids: np.ndarray, *, tolerant: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """float32 rows of ids (sorted ids read in page order) and which were found.

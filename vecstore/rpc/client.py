@@ -310,6 +310,7 @@ class _CollectionCore:
         ids = V.check_ids(ids)
         V.check_unique(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
+        V.check_norms(x, self.config.metric)
         V.check_lengths(len(ids), len(x))
         encoded = V.check_payloads(payloads, len(ids))
         if self.config.vector_dtype == "float16":
@@ -528,9 +529,14 @@ class RemoteCollection(_CollectionCore, interface.Collection):
         whenever k points match.
         """
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
+        V.check_norms(q, self.config.metric, what="query")
         k = V.check_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
+        qcfg = self.config.quantization  # the whole call's size, as the engine bounds it
+        V.check_search_size(len(q), k, V.candidates_per_query(
+            k, qcfg.oversampling if oversampling is None else oversampling,
+            qcfg.rescore if rescore is None else rescore, self.config))
         nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
         margin = V.check_margin_arg(margin, self.config)
         if nprobe is not None:

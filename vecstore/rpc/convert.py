@@ -32,6 +32,7 @@ from google.protobuf.message import Message
 
 from ..config import CollectionConfig, IVFConfig, QuantizationConfig, quantization_from_dict
 from ..api.sparse_rows import SparseRows
+from ..api.validate import check_payload_bytes
 from ..errors import (InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidSparseError,
                       InvalidVectorError)
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
@@ -265,6 +266,7 @@ def payload_from_bytes(raw: bytes, what: str = "payload") -> dict[str, Any] | No
     """One payload off the wire: a JSON object, or None for empty bytes."""
     if not raw:
         return None
+    check_payload_bytes(raw, what)  # before json.loads, which recurses per level
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:

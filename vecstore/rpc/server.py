@@ -38,10 +38,13 @@ from ..errors import (
     CollectionNotFoundError,
     FailedPreconditionError,
     InternalError,
+    InvalidConfigError,
     InvalidPayloadError,
+    ResourceExhaustedError,
     UnavailableError,
     VecstoreError,
 )
+from ..api import validate as V
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
@@ -190,7 +193,52 @@ class CollectionsService(_Base, pb_grpc.CollectionsServicer):
         return C.payload_indexes_to_proto(self._collection(request.collection).payload_indexes())
 
 
+@dataclass(frozen=True)
+class SearchLimits:
+    """What one Search call may ask of this server, checked before any work:
+    queries per call, nq x k hits, and an answer that fits one message (hits
+    counted at the client's worst case, 15 bytes each). Beyond them the call
+    gets RESOURCE_EXHAUSTED: the request is well-formed, this server just will
+    not spend that much on it (the engine's own bounds, which no server can
+    raise, stay INVALID_ARGUMENT)."""
+
+    max_queries: int = V.MAX_QUERIES
+    max_results: int = V.MAX_RESULTS
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+    def __post_init__(self) -> None:
+        for name, top in (("max_queries", V.MAX_QUERIES), ("max_results", V.MAX_RESULTS)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise InvalidConfigError(f"search limit {name} must be an integer in [1, {top}], got {value!r}")
+
+    def check(self, request: pb.SearchRequest) -> None:
+        dim = request.queries.dim
+        nq = len(request.queries.data) // (4 * dim) if dim else 0
+        k = V.check_k(request.k)
+        V.check_search_size(nq, k, k)  # the engine's bounds first, INVALID_ARGUMENT as embedded
+        if nq > self.max_queries:
+            raise ResourceExhaustedError(
+                f"{nq} queries in one Search; this server takes at most {self.max_queries} (--max-search-queries)")
+        if nq * k > self.max_results:
+            raise ResourceExhaustedError(
+                f"{nq} queries x k={k} = {nq * k} results in one Search; this server returns at most "
+                f"{self.max_results} (--max-search-results)")
+        answer = nq * (_HIT_BYTES * k + 16)
+        if answer > self.max_message_bytes:
+            raise ResourceExhaustedError(
+                f"the answer to {nq} queries x k={k} could take {answer} bytes, above this server's "
+                f"{self.max_message_bytes}-byte message limit (--max-message-mb): split the queries")
+
+
+_HIT_BYTES = 15  # one hit on the wire at most: varint id (<= 10) + float score + tags
+
+
 class PointsService(_Base, pb_grpc.PointsServicer):
+    def __init__(self, db: Database, limits: SearchLimits | None = None) -> None:
+        super().__init__(db)
+        self._limits = limits or SearchLimits()
+
     def _upsert(self, request: pb.UpsertRequest) -> int:
         col = self._collection(request.collection)
         vectors = C.vectors_from_proto(request.vectors)
@@ -240,6 +288,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
 
     @_rpc
     def Search(self, request, context):
+        self._limits.check(request)  # before anything is decoded or scanned
         col = self._collection(request.collection)
         result = col.search(
             C.vectors_from_proto(request.queries, "queries"),
@@ -323,8 +372,12 @@ class RpcServer:
         metrics_port: int | None = None,
         metrics_host: str = "127.0.0.1",
         snapshot_dir: str | None = None,
+        max_search_queries: int = V.MAX_QUERIES,
+        max_search_results: int = V.MAX_RESULTS,
     ) -> None:
         api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
+        limits = SearchLimits(max_queries=max_search_queries, max_results=max_search_results,
+                              max_message_bytes=max_message_bytes)
         metrics = None
         if metrics_port is not None:
             from .metrics import ServerMetrics  # prometheus-client only when asked for
@@ -347,7 +400,7 @@ class RpcServer:
         self._gate = CallGate()
         services = pb.DESCRIPTOR.services_by_name
         add_service(self._server, CollectionsService(db, snapshot_dir), services["Collections"], self._gate)
-        add_service(self._server, PointsService(db), services["Points"], self._gate)
+        add_service(self._server, PointsService(db, limits), services["Points"], self._gate)
         # Watch streams run on their own small pool, not the workers'.
         self.health = health.HealthServicer(
             experimental_non_blocking=True,
@@ -450,6 +503,8 @@ def serve(
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
     snapshot_dir: str | None = None,
+    max_search_queries: int = V.MAX_QUERIES,
+    max_search_results: int = V.MAX_RESULTS,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code: 0, or 1
@@ -464,7 +519,8 @@ def serve(
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
                                tls=tls, max_message_bytes=max_message_bytes, workers=workers,
                                metrics_port=metrics_port, metrics_host=metrics_host,
-                               snapshot_dir=snapshot_dir).start()
+                               snapshot_dir=snapshot_dir, max_search_queries=max_search_queries,
+                               max_search_results=max_search_results).start()
             scheme = "TLS" if server.tls else "plaintext"
             auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
             print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
