@@ -84,6 +84,37 @@ def test_healthy_database_checks_clean(healthy, capsys):
     assert ": OK" in capsys.readouterr().out
 
 
+HOLD = r"""
+import sys, vecstore
+db = vecstore.open(sys.argv[1])
+print("HOLDING", flush=True)
+sys.stdin.readline()
+db.close()
+"""
+
+
+def test_check_runs_beside_the_writer(healthy, tmp_path):
+    path = damaged_copy(healthy, tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=root, env={**os.environ, "PYTHONPATH": root})
+    try:
+        assert holder.stdout.readline().strip() == "HOLDING"
+        report = check_database(path)
+        assert report.healthy, report.text()
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert holder.returncode == 0
+
+
+def test_check_refuses_a_database_open_in_this_process(healthy, tmp_path):
+    path = damaged_copy(healthy, tmp_path)
+    with vecstore.open(path) as db:
+        report = check_database(path)
+        assert not report.healthy and "another process" in report.problems[0]
+        assert db.get_collection("plain").count() == N - 10  # the open handle is untouched
+
+
 def _key(i):
     return int(i).to_bytes(8, "big")
 

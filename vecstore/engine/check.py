@@ -32,7 +32,7 @@ from .database import _CATALOG, Database, _catalog_entry
 from .integrity import DATA_FILE, LMDB_LOCK_FILE, check_data_file, has_vecstore_files
 from .payload_index import INDEX_KINDS
 from .persist import CHUNK
-from .storage import _MAIN_DB, FORMAT_VERSION, MAX_DBS
+from .storage import _MAIN_DB, FORMAT_VERSION, MAX_DBS, _ProcessLock
 
 _BLOCK = 16_384  # vectors re-encoded per step in pass 3
 _MAX_LISTED = 5  # examples named per kind of problem
@@ -79,6 +79,20 @@ def check_database(path: str | os.PathLike) -> CheckReport:
 
 # -- pass 2: the raw LMDB contents ----------------------------------------------------
 def _check_raw(path: str, report: CheckReport) -> list[str]:
+    # LMDB must not open one environment twice in a process: closing the
+    # second would drop the first's locks on lock.mdb
+    try:
+        here = _ProcessLock.shared(path)
+    except VecstoreError as exc:
+        report.problems.append(f"{exc} (run the check from another process)")
+        return []
+    try:
+        return _check_env(path, report)
+    finally:
+        here.release()
+
+
+def _check_env(path: str, report: CheckReport) -> list[str]:
     # no lock.mdb: a snapshot, which no process can be writing (a writer creates one)
     lock = os.path.exists(os.path.join(path, LMDB_LOCK_FILE))
     try:

@@ -388,7 +388,11 @@ def _disk_full(path: str) -> bool:
     st = os.statvfs(path)
     if st.f_bavail * st.f_frsize >= _MIN_FREE_BYTES:
         return False
-    fd = os.open(os.path.join(path, ".vecstore-space-probe"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    probe = os.path.join(path, ".vecstore-space-probe")
+    try:
+        fd = os.open(probe, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        return exc.errno in _SPACE_ERRNOS
     try:
         os.posix_fallocate(fd, 0, _PROBE_BYTES)
         return False
@@ -396,7 +400,7 @@ def _disk_full(path: str) -> bool:
         return exc.errno in _SPACE_ERRNOS
     finally:
         os.close(fd)
-        os.unlink(os.path.join(path, ".vecstore-space-probe"))
+        os.unlink(probe)
 
 
 def _file_limit_reached(path: str) -> bool:
