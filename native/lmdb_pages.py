@@ -23,10 +23,13 @@ the transaction id at 144. A tree record is pad u32 (the page size, in a
 meta's free record), flags u16, depth u16, four counts u64, root u64. A named
 sub-database is a node of the main tree whose data is its tree record.
 """
+import struct
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-__all__ = ["leaf_pages", "MAGIC", "DATA_VERSION"]
+__all__ = ["leaf_pages", "read_meta", "MetaPage", "MAGIC", "DATA_VERSION"]
 
 MAGIC = 0xBEEFC0DE
 DATA_VERSION = 1
@@ -34,12 +37,36 @@ _HDR = 16  # page header bytes
 _NODE = 8  # node header bytes
 _META_DBS = 40  # offset of the free tree's record in a meta page; the main tree's follows
 _DB_BYTES = 48
+_META_LAST_PG = 136  # the last page the snapshot uses (mm_last_pg)
 _META_TXNID = 144
+_META_BYTES = _META_TXNID + 8
 _P_BRANCH = 0x01
 _P_LEAF = 0x02
 _F_SUBDATA = 0x02
 _MAX_DEPTH = 64
 _NO_ROOT = 0xFFFFFFFFFFFFFFFF  # an empty tree's root (P_INVALID)
+
+
+class MetaPage(NamedTuple):
+    """One meta page's fields, as read (unchecked)."""
+
+    magic: int
+    version: int
+    page_size: int  # the free tree record's pad
+    last_page: int
+    txn_id: int
+
+
+def read_meta(head: bytes, at: int) -> MetaPage | None:
+    """The meta page starting at byte `at` of `head` (the file's first bytes),
+    None when head is too short to hold it. Plain Python: it runs once per
+    open, before LMDB maps the file."""
+    if at + _META_BYTES > len(head):
+        return None
+    magic, version = struct.unpack_from("<II", head, at + _HDR)
+    (page_size,) = struct.unpack_from("<I", head, at + _META_DBS)
+    last_page, txn_id = struct.unpack_from("<QQ", head, at + _META_LAST_PG)
+    return MetaPage(magic, version, page_size, last_page, txn_id)
 
 
 @njit(cache=True, nogil=True, inline="always")

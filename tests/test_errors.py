@@ -112,7 +112,7 @@ def test_invalid_collection_configs(db, kwargs, message):
 
 def test_every_error_class_has_a_unique_code_and_a_status():
     statuses = {"INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED",
-                "UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"}
+                "UNAUTHENTICATED", "PERMISSION_DENIED", "UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED", "DATA_LOSS"}
     classes = list(E.ERRORS_BY_CODE.values())
     assert len({c.code for c in classes}) == len(classes)
     assert {c.status for c in classes} <= statuses

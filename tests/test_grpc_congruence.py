@@ -19,6 +19,10 @@ EMBEDDED_ONLY = {
     # the data file's size, for the server's own metrics; clients get disk use
     # per collection from info()
     "file_bytes",
+    # read-only embedded handles beside another process's writer; a server is
+    # that writer itself, never behind, and its read-only mode is per API key
+    "read_only",
+    "refresh",
 }
 #: client methods embedded mode does not need
 CLIENT_ONLY = {

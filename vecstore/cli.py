@@ -1,7 +1,7 @@
 """The `vecstore` command: a thin layer over the library.
 
 Every command turns a vecstore error into one clean line on stderr and exit
-code 2; the work itself is done by the library. Commands that touch a
+code 2 (`check` exits 1 when it finds a problem); the work itself is done by the library. Commands that touch a
 database take either `--server HOST:PORT` (a running `vecstore serve`; also
 $VECSTORE_SERVER) or `--data-dir DIR` (open the directory directly, which
 fails while a server holds it): the same API serves both.
@@ -185,6 +185,25 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 @command
+def cmd_check(args: argparse.Namespace) -> int:
+    from .engine.check import check_database
+
+    report = check_database(args.data_dir)
+    print(report.text())
+    return 0 if report.healthy else 1
+
+
+@command
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .engine.restore import restore_snapshot
+
+    report = restore_snapshot(args.snapshot, args.data_dir)
+    print(report.text())
+    print(f"restored {args.snapshot} into {report.path}")
+    return 0
+
+
+@command
 def cmd_import(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
@@ -339,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     snap = sub.add_parser("snapshot", help="write a consistent copy of the database while writes go on")
     snap.add_argument("dest", help="with --data-dir: a new directory; with --server: a name in the server's --snapshot-dir")
     add_target_options(snap)
+
+    check = sub.add_parser("check", help="verify a database directory (read-only; may run beside its server)")
+    check.add_argument("--data-dir", required=True, help="the database (or snapshot) directory")
+
+    restore = sub.add_parser("restore", help="verify a snapshot and copy it into a new database directory")
+    restore.add_argument("snapshot", help="a snapshot directory (vecstore snapshot / CreateSnapshot)")
+    restore.add_argument("--data-dir", required=True, help="the directory to create: must not exist, or be empty")
 
     drop = sub.add_parser("drop", help="delete a collection and all its points")
     drop.add_argument("name")

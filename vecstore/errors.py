@@ -139,6 +139,24 @@ class StorageFullError(ResourceExhaustedError, OSError):
     code = "STORAGE_FULL"
 
 
+# -- DATA_LOSS ----------------------------------------------------------------
+class CorruptDatabaseError(VecstoreError, OSError):
+    """A database's files are missing, truncated or hold what vecstore did not
+    write; the message names the file (or catalog key) and what is wrong."""
+
+    status = "DATA_LOSS"
+    code = "CORRUPT_DATABASE"
+
+
+# -- UNAVAILABLE ---------------------------------------------------------------
+class StorageError(VecstoreError, OSError):
+    """A write failed in the storage layer for a reason other than space (an
+    I/O error of the disk, say); nothing of the batch was written."""
+
+    status = "UNAVAILABLE"
+    code = "STORAGE_ERROR"
+
+
 # -- auth and transport (raised by the server and client layers) -------------
 class UnauthenticatedError(VecstoreError, PermissionError):
     status = "UNAUTHENTICATED"

@@ -9,7 +9,13 @@ from typing import Any
 
 from ..api import interface
 from ..config import CollectionConfig, check_name
-from ..errors import CollectionExistsError, CollectionNotFoundError, InvalidArgumentError
+from ..errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    CorruptDatabaseError,
+    InvalidArgumentError,
+    VecstoreError,
+)
 from .collection import SUB_DBS, Collection, sub_db_name
 from .storage import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Storage
 
@@ -19,7 +25,11 @@ _NEXT_CID = b"next_cid"
 
 
 class Database(interface.Database):
-    """Opened by `vecstore.open(path)`. Thread-safe; use one per directory per process."""
+    """Opened by `vecstore.open(path)`. Thread-safe; use one per directory per process.
+
+    read_only=True: writes raise ReadOnlyError, and other processes may hold
+    the same directory (one writer, any number of read-only handles). Such a
+    handle serves the database as of its open or its last `refresh()`."""
 
     def __init__(
         self,
@@ -28,42 +38,111 @@ class Database(interface.Database):
         sync: bool = True,
         map_size: int = DEFAULT_MAP_SIZE,
         max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+        read_only: bool = False,
     ) -> None:
         self.path = os.fspath(path)
-        self._storage = Storage(self.path, sync=sync, map_size=map_size, max_map_size=max_map_size)
+        self._storage = Storage(self.path, sync=sync, map_size=map_size, max_map_size=max_map_size,
+                                read_only=read_only)
         self._lock = threading.Lock()  # guards the dict below, not storage
         self._collections: dict[str, Collection] = {}
         try:
+            self._loaded_txn = self._storage.last_txn_id()
             self._open_collections()
         except BaseException:
             self._storage.close()
             raise
+
+    @property
+    def read_only(self) -> bool:
+        return self._storage.read_only
 
     def _log(self, message: str) -> None:
         log.warning(message)
 
     # -- catalog ----------------------------------------------------------------
     def _open_collections(self) -> None:
-        def load(txn):
-            catalog = self._storage.open_db(_CATALOG, txn, create=True)
-            out = []
-            for value in txn.cursor(db=catalog).iternext(keys=False, values=True):
-                entry = json.loads(value)
-                cid = entry["cid"]
-                # create=True: a sub-database added by a later version starts empty
-                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=True) for sub in SUB_DBS}
-                out.append((entry, dbs))
-            return catalog, out
-
-        catalog, entries = self._storage.write(load)
-        self._storage.remember_db(_CATALOG, catalog)
-        for entry, dbs in entries:
-            for sub, handle in dbs.items():
-                self._storage.remember_db(sub_db_name(entry["cid"], sub), handle)
-            col = Collection(self, entry["cid"], CollectionConfig.from_dict(entry["config"]), dbs)
+        for entry, dbs in self._read_catalog():
+            col = Collection(self, entry["cid"], entry["config"], dbs)
             col._load()
             col._load_payload_indexes()
             self._collections[col.name] = col
+
+    def _read_catalog(self) -> list[tuple[dict, dict]]:
+        """Every catalog entry, checked ({"cid", "config": CollectionConfig}),
+        with its sub-database handles (remembered)."""
+        storage = self._storage
+        if storage.read_only:
+            catalog = storage.open_existing(_CATALOG)
+            if catalog is None:
+                return []
+            with storage.read() as txn:
+                rows = list(txn.cursor(db=catalog).iternext(keys=True, values=True))
+            out = []
+            for key, value in rows:
+                entry = _catalog_entry(self.path, key, value)
+                dbs = {}
+                for sub in SUB_DBS:
+                    handle = storage.open_existing(sub_db_name(entry["cid"], sub))
+                    if handle is None:
+                        raise CorruptDatabaseError(
+                            f"database at {self.path}: collection '{entry['config'].name}' has no sub-database "
+                            f"{sub_db_name(entry['cid'], sub)} (open it read-write once, or restore a snapshot)"
+                        )
+                    dbs[sub] = handle
+                out.append((entry, dbs))
+            return out
+
+        def load(txn):
+            catalog = storage.open_db(_CATALOG, txn, create=True)
+            out = []
+            for key, value in txn.cursor(db=catalog).iternext(keys=True, values=True):
+                entry = _catalog_entry(self.path, key, value)
+                # create=True: a sub-database added by a later version starts empty
+                dbs = {sub: storage.open_db(sub_db_name(entry["cid"], sub), txn, create=True) for sub in SUB_DBS}
+                out.append((entry, dbs))
+            return catalog, out
+
+        catalog, entries = storage.write(load)
+        storage.remember_db(_CATALOG, catalog)
+        for entry, dbs in entries:
+            for sub, handle in dbs.items():
+                storage.remember_db(sub_db_name(entry["cid"], sub), handle)
+        return entries
+
+    def refresh(self) -> bool:
+        """Read-only handles: catch up with the writer's commits since the open
+        (or the last refresh): collections created or dropped, and every
+        collection's codes and payload indexes read again (the cost of an
+        open). Returns False, doing nothing, when nothing was committed since.
+        Until a refresh, searches use the codes of the last load (points added
+        since are not found, deleted ones are left out), while get, scroll and
+        count read LMDB's newest commit. A writable handle is never behind:
+        False."""
+        self._storage._check_open()
+        if not self._storage.read_only:
+            return False  # the only writer: it is never behind
+        with self._storage.write_lock:
+            newest = self._storage.last_txn_id()
+            if newest == self._loaded_txn:
+                return False
+            entries = {entry["config"].name: (entry, dbs) for entry, dbs in self._read_catalog()}
+            with self._lock:
+                current = dict(self._collections)
+            fresh: dict[str, Collection] = {}
+            for name, (entry, dbs) in entries.items():
+                col = current.get(name)
+                if col is None or col.cid != entry["cid"] or col.config != entry["config"]:
+                    col = Collection(self, entry["cid"], entry["config"], dbs)
+                col._load()
+                col._load_payload_indexes()
+                fresh[name] = col
+            for name, col in current.items():
+                if fresh.get(name) is not col:
+                    col._dropped = True
+            with self._lock:
+                self._collections = fresh
+            self._loaded_txn = newest
+            return True
 
     def create_collection(
         self,
@@ -182,7 +261,27 @@ class Database(interface.Database):
         return f"Database({self.path!r}, collections={len(self._collections)})"
 
 
+def _catalog_entry(path: str, key: bytes, value: bytes) -> dict:
+    """A catalog value parsed and checked: {"cid": int, "config": CollectionConfig}."""
+    name = bytes(key).decode("utf-8", "replace")
+    try:
+        entry = json.loads(bytes(value))
+        cid = entry["cid"]
+        if not isinstance(cid, int) or isinstance(cid, bool) or cid < 1:
+            raise ValueError(f"cid {cid!r} is not a positive integer")
+        config = CollectionConfig.from_dict(entry["config"])
+        if config.name != name:
+            raise ValueError(f"its config names collection '{config.name}'")
+    except (ValueError, KeyError, TypeError, AttributeError, VecstoreError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) and not isinstance(exc, VecstoreError) else str(exc)
+        raise CorruptDatabaseError(
+            f"database at {path}: the catalog entry of collection '{name}' is unreadable: {what}"
+        ) from None
+    return {"cid": cid, "config": config}
+
+
 def open(path: str | os.PathLike, **options: Any) -> Database:  # noqa: A001 - the public name
-    """Open (creating if missing) the database in directory `path`."""
+    """Open (creating if missing) the database in directory `path`;
+    read_only=True opens an existing one beside its writer (see Database)."""
     return Database(path, **options)
 
