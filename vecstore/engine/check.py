@@ -30,7 +30,7 @@ from .codecs.base import state_from_bytes
 from .collection import SUB_DBS, sub_db_name
 from .database import _CATALOG, Database, _catalog_entry
 from .integrity import DATA_FILE, LMDB_LOCK_FILE, check_data_file, has_vecstore_files
-from .payload_index import INDEX_KINDS
+from ..api.indexes import INDEX_KINDS
 from .persist import CHUNK
 from .storage import _MAIN_DB, FORMAT_VERSION, MAX_DBS, _ProcessLock
 
