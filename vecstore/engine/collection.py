@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import itertools
 import math
-import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import lmdb
@@ -87,8 +86,11 @@ class Collection(PayloadMethods):
         self._row_bits = np.dtype(np.uint16 if config.vector_dtype == "float16" else np.float32)
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric),
                             vector_rows=(config.dim, self._row_bits) if config.vectors_in_ram else None)
-        self._training_lock = threading.Lock()  # one training run at a time
-        self._changed: list[np.ndarray] | None = None  # slots written while a training runs
+        # what training may use of this collection; it also tracks the slots written during a run
+        self._training = training.TrainingHost(
+            config, self._storage, dbs, self._seg, read_vectors=self._read_vectors, prepare=self._prepare,
+            check_usable=self._check_usable, log=database._log,
+        )
         # replaced whole (never mutated) when an index is declared or dropped,
         # so a reader holding it never sees its dict change
         self._payload_indexes = PayloadIndexes()
@@ -199,8 +201,7 @@ class Collection(PayloadMethods):
 
     def _note_changed(self, slots: np.ndarray) -> None:
         """Called under the write lock: a running training re-encodes these slots."""
-        if self._changed is not None:
-            self._changed.append(np.array(slots, dtype=np.int64))
+        self._training.changes.note(slots)
 
     def _write_payloads(self, txn: lmdb.Transaction, keys: list[bytes], payloads: list[bytes | None] | None) -> None:
         db = self._dbs["payloads"]
@@ -624,7 +625,7 @@ class Collection(PayloadMethods):
 
     # -- codes: load, train, rebuild ------------------------------------------------
     def _load(self) -> None:
-        training.load(self)
+        training.load(self._training)
         if self._seg.vectors is not None:
             self._fill_ram_vectors()
 
@@ -660,16 +661,16 @@ class Collection(PayloadMethods):
         re-encode all of them. Searches and writes go on meanwhile; the new
         codes replace the old ones in one step at the end."""
         self._check_usable()
-        training.train(self, mode="optimize")
+        training.train(self._training, mode="optimize")
 
     def _train_if_due(self) -> None:
         """Automatic training once the collection reaches a threshold. The batch
         that crossed it is already durable, so a failure here is logged, not
         raised: the collection keeps its current codes and tries again later."""
-        if not training.due(self):
+        if not training.due(self._training):
             return
         try:
-            training.train(self, mode="auto")
+            training.train(self._training, mode="auto")
         except Exception as exc:  # noqa: BLE001 - see the docstring
             self._database._log(f"collection '{self.name}': automatic training failed, keeping the current codes: {exc!r}")
 
