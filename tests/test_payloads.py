@@ -158,7 +158,7 @@ def test_indexed_filters_do_not_read_payloads(embedded, rng, monkeypatch):
     def no_reads(ids):
         raise AssertionError("an indexed filter read payloads from LMDB")
 
-    monkeypatch.setattr(col, "_iter_payloads", no_reads)
+    monkeypatch.setattr(col._payloads, "_iter_payloads", no_reads)
     assert col.count(filter={"$or": [{"i": {"$lt": 3}}, {"i": {"$gte": 18}}]}) == 5
     assert col.search(np.ones(6), k=3, filter={"i": {"$ne": 4}}).ids.min() >= 0
     with pytest.raises(AssertionError, match="read payloads"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import itertools
 import math
-import threading
 from typing import TYPE_CHECKING, Any, Sequence
 
 import lmdb
@@ -24,24 +23,24 @@ import native
 from native.half import halves_to_floats
 from native.ivf import gather_regions
 
+from ..api import interface
+from ..api import payloads as P
+from ..api import validate as V
+from ..api.filters import All, Node, compile_filter
+from ..api.sparse_rows import SparseRows
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
-from ..types import CollectionInfo, Points, SearchResult
+from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import training
-from ..api import interface
-from ..api import validate as V
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .fetch import ValueReader
-from ..api.filters import All, compile_filter
 from .keys import id_keys, keys_to_ids
 from .oplog import logged_methods
-from .payload_index import PayloadIndexes
-from .payload_methods import PayloadMethods
+from .payload_store import PayloadStore
 from .persist import CHUNK, chunk_value, get_sparse
 from .segment import Segment, SparseChange
-from .selection import matching_ids, prefer_exact
-from ..api.sparse_rows import SparseRows
+from .selection import FilterPlan, matching_ids, prefer_exact
 from .storage import Storage
 
 if TYPE_CHECKING:
@@ -74,7 +73,7 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
     "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
     "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
 )
-class Collection(PayloadMethods, interface.Collection):
+class Collection(interface.Collection):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
         self._database = database
         self._storage: Storage = database._storage
@@ -88,11 +87,13 @@ class Collection(PayloadMethods, interface.Collection):
         self._row_bits = np.dtype(np.uint16 if config.vector_dtype == "float16" else np.float32)
         self._seg = Segment(make_codec(config.quantization, config.dim, config.metric),
                             vector_rows=(config.dim, self._row_bits) if config.vectors_in_ram else None)
-        self._training_lock = threading.Lock()  # one training run at a time
-        self._changed: list[np.ndarray] | None = None  # slots written while a training runs
-        # replaced whole (never mutated) when an index is declared or dropped,
-        # so a reader holding it never sees its dict change
-        self._payload_indexes = PayloadIndexes()
+        # what training may use of this collection; it also tracks the slots written during a run
+        self._training = training.TrainingHost(
+            config, self._storage, dbs, self._seg, read_vectors=self._read_vectors, prepare=self._prepare,
+            check_usable=self._check_usable, log=database._log,
+        )
+        # payload edits, payload indexes and filter plans; the public payload methods delegate to it
+        self._payloads = PayloadStore(self._storage, dbs, self._seg, self._check_usable)
 
     # -- properties ---------------------------------------------------------------
     @property
@@ -201,8 +202,7 @@ class Collection(PayloadMethods, interface.Collection):
 
     def _note_changed(self, slots: np.ndarray) -> None:
         """Called under the write lock: a running training re-encodes these slots."""
-        if self._changed is not None:
-            self._changed.append(np.array(slots, dtype=np.int64))
+        self._training.changes.note(slots)
 
     def _write_payloads(self, txn: lmdb.Transaction, keys: list[bytes], payloads: list[bytes | None] | None) -> None:
         db = self._dbs["payloads"]
@@ -639,7 +639,7 @@ class Collection(PayloadMethods, interface.Collection):
 
     # -- codes: load, train, rebuild ------------------------------------------------
     def _load(self) -> None:
-        training.load(self)
+        training.load(self._training)
         if self._seg.vectors is not None:
             self._fill_ram_vectors()
 
@@ -675,18 +675,81 @@ class Collection(PayloadMethods, interface.Collection):
         re-encode all of them. Searches and writes go on meanwhile; the new
         codes replace the old ones in one step at the end."""
         self._check_usable()
-        training.train(self, mode="optimize")
+        training.train(self._training, mode="optimize")
 
     def _train_if_due(self) -> None:
         """Automatic training once the collection reaches a threshold. The batch
         that crossed it is already durable, so a failure here is logged, not
         raised: the collection keeps its current codes and tries again later."""
-        if not training.due(self):
+        if not training.due(self._training):
             return
         try:
-            training.train(self, mode="auto")
+            training.train(self._training, mode="auto")
         except Exception as exc:  # noqa: BLE001 - see the docstring
             self._database._log(f"collection '{self.name}': automatic training failed, keeping the current codes: {exc!r}")
+
+    # -- payloads, payload indexes, scroll (kept by self._payloads) -----------------------
+    def scroll(
+        self,
+        limit: int = 100,
+        *,
+        after: int | None = None,
+        filter: dict | None = None,
+        with_vectors: bool = False,
+        with_payloads: bool = True,
+    ) -> ScrollPage:
+        """Up to `limit` points in id order, those with ids above `after`,
+        optionally only those matching `filter`. Pass the page's `next_cursor`
+        as `after` to get the next page; it is None after the last page."""
+        self._check_usable()
+        limit = V.check_limit(limit)
+        after = V.check_cursor(after)
+        node = compile_filter(filter)
+        ids = self._payloads.page_ids(after, limit + 1, node)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        points = self.get(ids, with_vectors=with_vectors, with_payloads=with_payloads)
+        return ScrollPage(points=points, next_cursor=int(ids[-1]) if more else None)
+
+    def set_payload(self, ids: Any, payload: dict) -> int:
+        """Merge payload's top-level keys into each point's payload; vectors are
+        untouched. Unknown ids are ignored; returns how many points changed."""
+        return self._payloads.edit(ids, P.set_keys(payload))
+
+    def overwrite_payload(self, ids: Any, payload: dict | None) -> int:
+        """Replace each point's payload (None removes it); vectors are untouched."""
+        return self._payloads.edit(ids, P.overwrite(payload))
+
+    def delete_payload_keys(self, ids: Any, keys: Sequence[str]) -> int:
+        """Remove keys (dotted keys reach nested fields) from each point's payload."""
+        return self._payloads.edit(ids, P.delete_keys(keys))
+
+    def create_payload_index(self, key: str, kind: str) -> None:
+        """Index a payload key in RAM ("keyword", "integer" or "float") so
+        filters on it are decided without reading payloads. Declaring it again
+        with another kind replaces it. Kept across reopen."""
+        self._payloads.create_index(key, kind)
+
+    def drop_payload_index(self, key: str) -> bool:
+        """Forget a payload index; returns whether there was one."""
+        return self._payloads.drop_index(key)
+
+    def payload_indexes(self) -> dict[str, str]:
+        """Declared payload indexes: key -> kind."""
+        return self._payloads.declared()
+
+    # what the vector paths (and the database's open) use of the payload store
+    def _plan(self, node: Node) -> FilterPlan:
+        return self._payloads.plan(node)
+
+    def _index_payloads(self, slots: Sequence[int] | np.ndarray, payloads: Sequence[Any]) -> None:
+        self._payloads.index(slots, payloads)
+
+    def _unindex_payloads(self, slots: np.ndarray) -> None:
+        self._payloads.unindex(slots)
+
+    def _load_payload_indexes(self) -> None:
+        self._payloads.load_indexes()
 
     # -- info -----------------------------------------------------------------------
     def info(self) -> CollectionInfo:
@@ -698,7 +761,7 @@ class Collection(PayloadMethods, interface.Collection):
                 st = txn.stat(self._dbs[sub])
                 disk += (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]) * st["psize"]
         seg = self._seg
-        indexes = self._payload_indexes
+        indexes = self._payloads.indexes
         index_bytes = indexes.nbytes()
         extra = {
             "code_bytes": seg.code_bytes,

@@ -3,7 +3,7 @@ encode every point, install the result in one write transaction.
 
 The long part (reading vectors, fitting, encoding) holds no lock: searches
 keep scanning the old codes and writes keep committing. Slots written
-meanwhile are tracked (`Collection._changed`) and encoded again, under the
+meanwhile are tracked (`ChangedSlots`) and encoded again, under the
 write lock, just before the install. The install is a single LMDB
 transaction (chunks, codec state, IVF centroids, generated sparse codes)
 followed by one swap of the RAM segment: an exception or a crash before the
@@ -17,8 +17,9 @@ Three modes:
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
 
@@ -30,18 +31,76 @@ from .segment import uses_postings
 from ..api.sparse_rows import SparseRows
 
 if TYPE_CHECKING:
-    from .collection import Collection
+    from ..config import CollectionConfig
+    from .segment import Segment
+    from .storage import Storage
 
 TRAIN_SAMPLE = 262_144  # vectors a codec or k-means learns from at most
 ENCODE_BLOCK = 65_536  # vectors read and encoded per step
 
 
-def due(col: "Collection") -> bool:
+class ChangedSlots:
+    """Slots written while a training runs: its install encodes them again.
+    Writers note theirs under the storage write lock; a run starts and takes
+    the tracking under it too."""
+
+    def __init__(self) -> None:
+        self._slots: list[np.ndarray] | None = None  # None: no run in progress
+
+    def note(self, slots: np.ndarray) -> None:
+        if self._slots is not None:
+            self._slots.append(np.array(slots, dtype=np.int64))
+
+    def start(self) -> None:
+        self._slots = []
+
+    def take(self) -> list[np.ndarray]:
+        """What was noted since `start`; tracking stops."""
+        slots, self._slots = self._slots, None
+        return slots
+
+    def stop(self) -> None:
+        self._slots = None
+
+
+@dataclass(eq=False)
+class TrainingHost:
+    """Everything training uses of its collection, and training's own state.
+
+    The collection builds one at creation and passes it to `due`, `train` and
+    `load`, never itself; it calls `changes.note` for every slot it writes."""
+
+    config: "CollectionConfig"
+    storage: "Storage"
+    dbs: Mapping[str, Any]  # the collection's sub-database handles, by sub name
+    seg: "Segment"  # training replaces its contents (Segment.replace_all), never the object
+    # float32 rows of ids and which were found: (ids, *, tolerant) -> (rows, found)
+    read_vectors: Callable[..., tuple[np.ndarray, np.ndarray]]
+    prepare: Callable[..., np.ndarray]  # the metric's view of vectors: (x, what, check) -> x
+    check_usable: Callable[[], None]  # raises once the database closed or the collection was dropped
+    log: Callable[[str], None]
+    changes: ChangedSlots = field(default_factory=ChangedSlots)
+    run_lock: threading.Lock = field(default_factory=threading.Lock)  # one training run at a time
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def metric(self) -> str:
+        return self.config.metric
+
+
+def due(host: TrainingHost) -> bool:
     """Has the collection reached a training threshold it has not trained at yet?"""
-    seg = col._seg
+    seg = host.seg
     if not seg.codec.trained and seg.count >= max(seg.codec.train_size(), 1):
         return True
-    ivf = col.config.ivf
+    ivf = host.config.ivf
     return ivf is not None and seg.ivf is None and seg.count >= ivf.threshold
 
 
@@ -83,7 +142,7 @@ class _Encoded:
                 self.sparse_rows[i] = self.sparse_rows[i].take(keep)
 
 
-def _encode_into(col: "Collection", enc: _Encoded, codec: Codec, ivf: IVF | None,
+def _encode_into(host: TrainingHost, enc: _Encoded, codec: Codec, ivf: IVF | None,
                  slots: np.ndarray, ids: np.ndarray, *, tolerant: bool) -> None:
     """Encode the points ids[i] (held in slots[i]) from LMDB, reading in id order.
 
@@ -91,9 +150,9 @@ def _encode_into(col: "Collection", enc: _Encoded, codec: Codec, ivf: IVF | None
     order = np.argsort(ids, kind="stable")
     for lo in range(0, len(order), ENCODE_BLOCK):
         pick = order[lo : lo + ENCODE_BLOCK]
-        x, found = col._read_vectors(ids[pick], tolerant=tolerant)
+        x, found = host.read_vectors(ids[pick], tolerant=tolerant)
         at = slots[pick[found]]
-        xp = col._prepare(x[found], "stored vector", check=False)
+        xp = host.prepare(x[found], "stored vector", check=False)
         if enc.codes.shape[1]:
             enc.codes[at] = codec.encode(xp)
         if ivf is not None:
@@ -103,37 +162,37 @@ def _encode_into(col: "Collection", enc: _Encoded, codec: Codec, ivf: IVF | None
             enc.sparse_rows.append(codec.encode_sparse(xp))
 
 
-def _sample(col: "Collection", live_ids: np.ndarray) -> np.ndarray:
+def _sample(host: TrainingHost, live_ids: np.ndarray) -> np.ndarray:
     if len(live_ids) > TRAIN_SAMPLE:
         rng = np.random.default_rng(0)
         live_ids = np.sort(rng.choice(live_ids, TRAIN_SAMPLE, replace=False))
-    x, found = col._read_vectors(live_ids, tolerant=True)
-    return col._prepare(x[found], "stored vector", check=False)
+    x, found = host.read_vectors(live_ids, tolerant=True)
+    return host.prepare(x[found], "stored vector", check=False)
 
 
-def _fit(col: "Collection", snap: np.ndarray, mode: str, codec: Codec, ivf: IVF | None) -> tuple[Codec, IVF | None]:
-    cfg = col.config
+def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF | None) -> tuple[Codec, IVF | None]:
+    cfg = host.config
     live_ids = np.sort(snap[snap >= 0])
     count = len(live_ids)
     cache: list[np.ndarray] = []
 
     def sample() -> np.ndarray:
         if not cache:
-            cache.append(_sample(col, live_ids))
+            cache.append(_sample(host, live_ids))
         return cache[0]
 
     def train_ivf() -> IVF | None:
         x = sample()
-        return IVF.train(x, cfg.ivf.nlist, col.metric) if len(x) >= cfg.ivf.nlist else None
+        return IVF.train(x, cfg.ivf.nlist, host.metric) if len(x) >= cfg.ivf.nlist else None
 
     if mode == "reload":
         if not codec.trained and count >= max(codec.train_size(), 1):
-            codec = make_codec(cfg.quantization, col.dim, col.metric).fit(sample())
+            codec = make_codec(cfg.quantization, host.dim, host.metric).fit(sample())
         if cfg.ivf is not None and ivf is None and count >= cfg.ivf.threshold:
             ivf = train_ivf()
         return codec, ivf
     explicit = mode == "optimize"
-    codec = make_codec(cfg.quantization, col.dim, col.metric)
+    codec = make_codec(cfg.quantization, host.dim, host.metric)
     if not codec.trained and count and (explicit or count >= codec.train_size()):
         codec = codec.fit(sample())
     ivf = None
@@ -142,10 +201,10 @@ def _fit(col: "Collection", snap: np.ndarray, mode: str, codec: Codec, ivf: IVF 
     return codec, ivf
 
 
-def _slot_ids_from_lmdb(col: "Collection") -> np.ndarray:
+def _slot_ids_from_lmdb(host: TrainingHost) -> np.ndarray:
     """slot -> id (-1 free) from the `slots` sub-database."""
-    with col._storage.read() as txn:
-        pairs = list(txn.cursor(db=col._dbs["slots"]).iternext(keys=True, values=True))
+    with host.storage.read() as txn:
+        pairs = list(txn.cursor(db=host.dbs["slots"]).iternext(keys=True, values=True))
     point_ids = np.frombuffer(b"".join(p[0] for p in pairs), dtype=">u8").astype(np.int64)
     point_slots = np.frombuffer(b"".join(p[1] for p in pairs), dtype="<u8").astype(np.int64)
     ids = np.full(int(point_slots.max()) + 1 if len(point_slots) else 0, -1, dtype=np.int64)
@@ -153,41 +212,41 @@ def _slot_ids_from_lmdb(col: "Collection") -> np.ndarray:
     return ids
 
 
-def train(col: "Collection", *, mode: str, codec: Codec | None = None, ivf: IVF | None = None) -> bool:
+def train(host: TrainingHost, *, mode: str, codec: Codec | None = None, ivf: IVF | None = None) -> bool:
     """Fit, encode and install (see the module doc). Returns False when an
     automatic run found nothing due or another run in progress."""
-    if not col._training_lock.acquire(blocking=mode != "auto"):
+    if not host.run_lock.acquire(blocking=mode != "auto"):
         return False
     try:
-        if mode == "auto" and not due(col):
+        if mode == "auto" and not due(host):
             return False
-        with col._storage.write_lock:
-            col._check_usable()
-            seg = col._seg
+        with host.storage.write_lock:
+            host.check_usable()
+            seg = host.seg
             if mode == "reload":
-                snap = _slot_ids_from_lmdb(col)
+                snap = _slot_ids_from_lmdb(host)
             else:
                 snap = seg.ids[: seg.n].copy()
                 codec, ivf = seg.codec, seg.ivf
-            col._changed = []
+            host.changes.start()
         try:
-            codec, ivf = _fit(col, snap, mode, codec, ivf)
+            codec, ivf = _fit(host, snap, mode, codec, ivf)
             enc = _Encoded.empty(len(snap), codec, ivf)
             live = np.flatnonzero(snap >= 0)
-            _encode_into(col, enc, codec, ivf, live, snap[live], tolerant=True)
-            with col._storage.write_lock:
-                col._check_usable()
-                changed, col._changed = col._changed, None
+            _encode_into(host, enc, codec, ivf, live, snap[live], tolerant=True)
+            with host.storage.write_lock:
+                host.check_usable()
+                changed = host.changes.take()
                 ids = snap if mode == "reload" else seg.ids[: seg.n].copy()
-                _install(col, codec, ivf, enc, ids, len(snap), changed)
+                _install(host, codec, ivf, enc, ids, len(snap), changed)
         finally:
-            col._changed = None
+            host.changes.stop()
     finally:
-        col._training_lock.release()
+        host.run_lock.release()
     return True
 
 
-def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
+def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
              ids: np.ndarray, n_snap: int, changed: list[np.ndarray]) -> None:
     """Under the write lock: redo the slots written since the snapshot, then
     persist everything in one transaction and swap the segment."""
@@ -198,7 +257,7 @@ def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
     if len(redo):
         enc.forget(redo)
         live = redo[ids[redo] >= 0]
-        _encode_into(col, enc, codec, ivf, live, ids[live], tolerant=False)
+        _encode_into(host, enc, codec, ivf, live, ids[live], tolerant=False)
 
     postings, sparse_slots, sparse_rows = None, None, None
     if _generated_sparse(codec):
@@ -206,7 +265,7 @@ def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
         sparse_rows = SparseRows.concat(enc.sparse_rows, weighted=False)
         postings = Postings.build(codec.config.expansion_dim, *sparse_rows.pairs(sparse_slots))
     elif uses_postings(codec):
-        postings = col._seg.postings  # user codes: unchanged by training
+        postings = host.seg.postings  # user codes: unchanged by training
 
     persist_codes = enc.codes.shape[1] > 0 and codec.persist_codes
     n_chunks = -(-n // CHUNK)
@@ -218,7 +277,7 @@ def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
         padded_lists[:n] = enc.list_of
 
     def write(txn) -> None:
-        chunks_db, meta_db = col._dbs["chunks"], col._dbs["meta"]
+        chunks_db, meta_db = host.dbs["chunks"], host.dbs["meta"]
         txn.drop(chunks_db, delete=False)
         for chunk in range(n_chunks):
             lo, hi = chunk * CHUNK, (chunk + 1) * CHUNK
@@ -238,7 +297,7 @@ def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
         else:
             txn.delete(b"ivf", db=meta_db)
         if sparse_rows is not None:
-            sparse_db = col._dbs["sparse"]
+            sparse_db = host.dbs["sparse"]
             txn.drop(sparse_db, delete=False)
             point_ids = ids[sparse_slots]
             order = np.argsort(point_ids)
@@ -247,59 +306,59 @@ def _install(col: "Collection", codec: Codec, ivf: IVF | None, enc: _Encoded,
             with txn.cursor(db=sparse_db) as cur:
                 cur.putmulti([(raw_keys[8 * j : 8 * j + 8], values[i]) for j, i in enumerate(order)], append=True)
 
-    col._storage.write(write)
-    col._seg.replace_all(codec, ids, enc.codes, ivf=ivf, list_of=enc.list_of, postings=postings)
+    host.storage.write(write)
+    host.seg.replace_all(codec, ids, enc.codes, ivf=ivf, list_of=enc.list_of, postings=postings)
 
 
 # -- open: read the persisted segment back --------------------------------------------
-def load(col: "Collection") -> None:
+def load(host: TrainingHost) -> None:
     """Read the persisted segment; rebuild it from the vectors when it is
     missing, stale or unreadable."""
-    meta = col._dbs["meta"]
-    with col._storage.read() as txn:
+    meta = host.dbs["meta"]
+    with host.storage.read() as txn:
         raw_state = txn.get(b"codec", db=meta)
         raw_ivf = txn.get(b"ivf", db=meta)
-        n_vectors = int(txn.stat(col._dbs["vectors"])["entries"])
-        chunks = list(txn.cursor(db=col._dbs["chunks"]).iternext(keys=True, values=True))
-    codec = make_codec(col.config.quantization, col.dim, col.metric)
+        n_vectors = int(txn.stat(host.dbs["vectors"])["entries"])
+        chunks = list(txn.cursor(db=host.dbs["chunks"]).iternext(keys=True, values=True))
+    codec = make_codec(host.config.quantization, host.dim, host.metric)
     ivf = None
     try:
         if raw_state is not None:
             codec = codec.with_state(state_from_bytes(raw_state))
-        if raw_ivf is not None and col.config.ivf is not None:
-            ivf = IVF.from_state(state_from_bytes(raw_ivf), col.metric)
+        if raw_ivf is not None and host.config.ivf is not None:
+            ivf = IVF.from_state(state_from_bytes(raw_ivf), host.metric)
         code_bytes = codec.code_bytes if codec.trained and codec.persist_codes else 0
         ids, codes, list_of = decode_chunks(chunks, code_bytes, ivf is not None)
     except (ValueError, KeyError, OSError) as exc:
-        col._database._log(f"collection '{col.name}': persisted codes unreadable ({exc}); rebuilding")
-        train(col, mode="reload", codec=codec, ivf=ivf)
+        host.log(f"collection '{host.name}': persisted codes unreadable ({exc}); rebuilding")
+        train(host, mode="reload", codec=codec, ivf=ivf)
         return
     live = ids >= 0
     stale = int(live.sum()) != n_vectors or (ivf is not None and bool((list_of[live] < 0).any()))
     postings = None
     if not stale and uses_postings(codec):
-        postings, complete = _load_postings(col, codec, ids)
+        postings, complete = _load_postings(host, codec, ids)
         if not complete:
             if _generated_sparse(codec):
                 stale = True
             else:
-                col._database._log(f"collection '{col.name}': some points have no stored sparse code")
+                host.log(f"collection '{host.name}': some points have no stored sparse code")
     if stale:
-        col._database._log(f"collection '{col.name}': persisted codes are stale; rebuilding")
-        train(col, mode="reload", codec=codec, ivf=ivf)
+        host.log(f"collection '{host.name}': persisted codes are stale; rebuilding")
+        train(host, mode="reload", codec=codec, ivf=ivf)
         return
     if codec.trained and not codec.persist_codes:
         enc = _Encoded.empty(len(ids), codec, None)
         slots = np.flatnonzero(live)
-        _encode_into(col, enc, codec, None, slots, ids[slots], tolerant=False)
+        _encode_into(host, enc, codec, None, slots, ids[slots], tolerant=False)
         codes = enc.codes
-    col._seg.replace_all(codec, ids, codes, ivf=ivf, list_of=list_of, postings=postings)
+    host.seg.replace_all(codec, ids, codes, ivf=ivf, list_of=list_of, postings=postings)
 
 
-def _load_postings(col: "Collection", codec: Codec, ids: np.ndarray) -> tuple[Postings, bool]:
+def _load_postings(host: TrainingHost, codec: Codec, ids: np.ndarray) -> tuple[Postings, bool]:
     """The postings of the stored sparse codes, and whether every live point has one."""
-    with col._storage.read() as txn:
-        pairs = list(txn.cursor(db=col._dbs["sparse"]).iternext(keys=True, values=True))
+    with host.storage.read() as txn:
+        pairs = list(txn.cursor(db=host.dbs["sparse"]).iternext(keys=True, values=True))
     point_ids = np.frombuffer(b"".join(p[0] for p in pairs), dtype=">u8").astype(np.int64)
     live = np.flatnonzero(ids >= 0)
     order = np.argsort(ids[live])

@@ -1,25 +1,28 @@
-"""The payload half of a Collection: payload edits, payload indexes, scroll,
-and reading payloads for filters that the indexes cannot decide.
+"""A collection's payloads: payload edits, payload indexes, the filter plans
+that use them (and read payloads where the indexes cannot decide), and the
+id order that scroll pages through.
 
-A mixin so that collection.py stays about vectors; it uses the collection's
-storage (`_storage`, `_dbs`), segment (`_seg`) and `_payload_indexes`.
-Index maintenance follows the segment's rule: LMDB commits first, then the
-RAM state is published under the segment's exclusive lock.
+A component the Collection owns and delegates to, so that collection.py stays
+about vectors. It is given what it uses: the storage, the collection's
+sub-database handles (it reads `slots` and `meta`, reads and edits
+`payloads`), the segment (slot <-> id, and the lock its indexes are published
+under) and the collection's usability check. Index maintenance follows the
+segment's rule: LMDB commits first, then the RAM state is published under the
+segment's exclusive lock.
 """
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import lmdb
 import numpy as np
 
-from ..types import ScrollPage
 from ..api import payloads as P
 from ..api import validate as V
-from ..api.filters import All, Node, compile_filter
-from .keys import id_keys, keys_to_ids
+from ..api.filters import All, Node
 from ..api.indexes import check_index, check_index_key
+from .keys import id_keys, keys_to_ids
 from .payload_index import PayloadIndexes
 from .selection import FilterPlan, matching_ids, plan_filter
 
@@ -31,39 +34,28 @@ _PAYLOAD_READ_BLOCK = 1024  # payloads fetched per getmulti when a filter reads 
 _INDEXES_KEY = b"payload_indexes"  # in the collection's meta sub-database
 
 
-class PayloadMethods:
-    _storage: "Storage"
-    _dbs: dict[str, Any]
-    _seg: "Segment"
-    _payload_indexes: PayloadIndexes
+class PayloadStore:
+    """The payload half of one collection (see the module doc)."""
+
+    def __init__(self, storage: "Storage", dbs: Mapping[str, Any], seg: "Segment",
+                 check_usable: Callable[[], None]) -> None:
+        self._storage = storage
+        self._dbs = dbs
+        self._seg = seg
+        self._check_usable = check_usable  # raises once the database closed or the collection was dropped
+        # replaced whole (never mutated) when an index is declared or dropped,
+        # so a reader holding it never sees its dict change
+        self.indexes = PayloadIndexes()
 
     # -- scroll -------------------------------------------------------------------------
-    def scroll(
-        self,
-        limit: int = 100,
-        *,
-        after: int | None = None,
-        filter: dict | None = None,
-        with_vectors: bool = False,
-        with_payloads: bool = True,
-    ) -> ScrollPage:
-        """Up to `limit` points in id order, those with ids above `after`,
-        optionally only those matching `filter`. Pass the page's `next_cursor`
-        as `after` to get the next page; it is None after the last page."""
-        self._check_usable()
-        limit = V.check_limit(limit)
-        after = V.check_cursor(after)
-        node = compile_filter(filter)
+    def page_ids(self, after: int | None, count: int, node: Node | None) -> np.ndarray:
+        """Up to `count` ids above `after` in id order, only those matching
+        `node` (None: all); Collection.scroll reads their points."""
         if node is None or isinstance(node, All):
-            ids = self._ids_after(after, limit + 1)
-        else:
-            plan = self._plan(node, after=after, limit=limit + 1)
-            # payload path: the plan holds the next matches in id order already
-            ids = matching_ids(plan, self._seg, after=after, limit=limit + 1) if plan.indexed else plan.ids
-        more = len(ids) > limit
-        ids = ids[:limit]
-        points = self.get(ids, with_vectors=with_vectors, with_payloads=with_payloads)
-        return ScrollPage(points=points, next_cursor=int(ids[-1]) if more else None)
+            return self._ids_after(after, count)
+        plan = self.plan(node, after=after, limit=count)
+        # payload path: the plan holds the next matches in id order already
+        return matching_ids(plan, self._seg, after=after, limit=count) if plan.indexed else plan.ids
 
     def _ids_after(self, after: int | None, count: int) -> np.ndarray:
         start = (0 if after is None else after + 1).to_bytes(8, "big")
@@ -78,8 +70,8 @@ class PayloadMethods:
         return keys_to_ids(keys)
 
     # -- filters --------------------------------------------------------------------------
-    def _plan(self, node: Node, *, after: int | None = None, limit: int | None = None) -> FilterPlan:
-        return plan_filter(node, self._payload_indexes, self._seg, self._iter_payloads, after=after, limit=limit)
+    def plan(self, node: Node, *, after: int | None = None, limit: int | None = None) -> FilterPlan:
+        return plan_filter(node, self.indexes, self._seg, self._iter_payloads, after=after, limit=limit)
 
     def _iter_payloads(self, ids: np.ndarray) -> Iterator[tuple[int, Any]]:
         """(id, payload or None) for sorted ids, read lazily in one read transaction."""
@@ -95,20 +87,8 @@ class PayloadMethods:
                         yield point_id, (None if raw is None else json.loads(raw.decode()))
 
     # -- payload edits ----------------------------------------------------------------------
-    def set_payload(self, ids: Any, payload: dict) -> int:
-        """Merge payload's top-level keys into each point's payload; vectors are
-        untouched. Unknown ids are ignored; returns how many points changed."""
-        return self._edit_payloads(ids, P.set_keys(payload))
-
-    def overwrite_payload(self, ids: Any, payload: dict | None) -> int:
-        """Replace each point's payload (None removes it); vectors are untouched."""
-        return self._edit_payloads(ids, P.overwrite(payload))
-
-    def delete_payload_keys(self, ids: Any, keys: Sequence[str]) -> int:
-        """Remove keys (dotted keys reach nested fields) from each point's payload."""
-        return self._edit_payloads(ids, P.delete_keys(keys))
-
-    def _edit_payloads(self, ids: Any, edit: P.Edit) -> int:
+    def edit(self, ids: Any, edit: P.Edit) -> int:
+        """Apply `edit` to the payload of each existing id; returns how many there were."""
         self._check_usable()
         ids = np.unique(V.check_ids(ids, allow_empty=True))
         keys = id_keys(ids)
@@ -134,19 +114,17 @@ class PayloadMethods:
                 return slots, stored
 
             slots, stored = self._storage.write(write)
-            self._index_payloads(slots, stored)
+            self.index(slots, stored)
         return len(slots)
 
     # -- payload indexes --------------------------------------------------------------------
-    def create_payload_index(self, key: str, kind: str) -> None:
-        """Index a payload key in RAM ("keyword", "integer" or "float") so
-        filters on it are decided without reading payloads. Declaring it again
-        with another kind replaces it. Kept across reopen."""
+    def create_index(self, key: str, kind: str) -> None:
+        """See Collection.create_payload_index."""
         self._check_usable()
         key, kind = check_index(key, kind)
         with self._storage.write_lock:
             self._check_usable()
-            current = self._payload_indexes
+            current = self.indexes
             if current.declared().get(key) == kind:
                 return
             fresh = PayloadIndexes({key: kind})
@@ -154,37 +132,37 @@ class PayloadMethods:
             updated = current.with_fields(fresh.fields)
             self._set_payload_indexes(updated)
 
-    def drop_payload_index(self, key: str) -> bool:
-        """Forget a payload index; returns whether there was one."""
+    def drop_index(self, key: str) -> bool:
+        """See Collection.drop_payload_index."""
         self._check_usable()
         check_index_key(key)
         with self._storage.write_lock:
             self._check_usable()
-            current = self._payload_indexes
+            current = self.indexes
             if key not in current.fields:
                 return False
             self._set_payload_indexes(current.without(key))
             return True
 
-    def payload_indexes(self) -> dict[str, str]:
+    def declared(self) -> dict[str, str]:
         """Declared payload indexes: key -> kind."""
         self._check_usable()
-        return self._payload_indexes.declared()
+        return self.indexes.declared()
 
     def _set_payload_indexes(self, indexes: PayloadIndexes) -> None:
         """Persist the declaration, then publish (caller holds the write lock)."""
         raw = json.dumps(indexes.declared()).encode()
         self._storage.write(lambda txn: txn.put(_INDEXES_KEY, raw, db=self._dbs["meta"]))
         with self._seg.lock.exclusive():
-            self._payload_indexes = indexes
+            self.indexes = indexes
 
-    def _load_payload_indexes(self) -> None:
+    def load_indexes(self) -> None:
         """Rebuild the declared indexes from the payloads in LMDB (on open)."""
         with self._storage.read() as txn:
             raw = txn.get(_INDEXES_KEY, db=self._dbs["meta"])
         indexes = PayloadIndexes(json.loads(raw) if raw else {})
         self._fill_payload_indexes(indexes)
-        self._payload_indexes = indexes
+        self.indexes = indexes
 
     def _fill_payload_indexes(self, indexes: PayloadIndexes) -> None:
         """Index every stored payload; no write may run meanwhile (slots must hold still)."""
@@ -203,17 +181,18 @@ class PayloadMethods:
         known = sorted_ids[pos] == point_ids
         indexes.update(slot_of[pos[known]], [raw for (_, raw), ok in zip(rows, known) if ok])
 
-    def _index_payloads(self, slots: Sequence[int] | np.ndarray, payloads: Sequence[Any]) -> None:
+    def index(self, slots: Sequence[int] | np.ndarray, payloads: Sequence[Any]) -> None:
         """Publish new payloads (stored JSON bytes, or None) to the indexes, after their commit."""
-        indexes = self._payload_indexes
+        indexes = self.indexes
         if not indexes.fields or not len(slots):
             return
         decoded = [None if p is None else json.loads(p) for p in payloads]  # outside the lock
         with self._seg.lock.exclusive():
             indexes.update(slots, decoded)
 
-    def _unindex_payloads(self, slots: np.ndarray) -> None:
-        indexes = self._payload_indexes
+    def unindex(self, slots: np.ndarray) -> None:
+        """Take deleted slots out of the indexes, after their commit."""
+        indexes = self.indexes
         if indexes.fields:
             with self._seg.lock.exclusive():
                 indexes.remove(slots)
