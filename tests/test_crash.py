@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 import vecstore
+from vecstore.api.validate import MAX_QUERIES
 
 DIM = 32
 BATCH = 50
@@ -102,8 +103,10 @@ def verify(address, acked, sent, search_all):
         ids = np.array(sorted(present))
         if not search_all:  # every cycle checks a sample; the last one checks every point
             ids = np.array(sorted(random.sample(sorted(present), min(300, len(present)))))
-        res = col.search(np.stack([by_id[i] for i in ids]), k=1)
-        assert (res.ids[:, 0] == ids).all(), "a surviving point is not found by its own vector"
+        queries = np.stack([by_id[i] for i in ids])
+        for at in range(0, len(ids), MAX_QUERIES):  # one search call takes at most MAX_QUERIES
+            res = col.search(queries[at : at + MAX_QUERIES], k=1)
+            assert (res.ids[:, 0] == ids[at : at + MAX_QUERIES]).all(), "a surviving point is not found by its own vector"
         return len(present)
 
 
