@@ -15,11 +15,14 @@ import os
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
+    from ..config import CollectionConfig
     from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 
 
 class Collection(abc.ABC):
     """A named set of vectors (with optional payloads and sparse parts) of one dimension and metric."""
+
+    config: CollectionConfig  # set by each implementation; name, dim and metric read it
 
     @abc.abstractmethod
     def count(self, *, filter: dict | None = None) -> int:
@@ -43,9 +46,9 @@ class Collection(abc.ABC):
         """Remove keys (dotted keys reach nested fields) from each point's payload."""
 
     @property
-    @abc.abstractmethod
     def dim(self) -> int:
         """Vector dimension."""
+        return self.config.dim
 
     @abc.abstractmethod
     def drop_payload_index(self, key: str) -> bool:
@@ -64,14 +67,14 @@ class Collection(abc.ABC):
         """Size, disk use, training and index state of the collection."""
 
     @property
-    @abc.abstractmethod
     def metric(self) -> str:
         """"cosine", "dot" or "l2"."""
+        return self.config.metric
 
     @property
-    @abc.abstractmethod
     def name(self) -> str:
         """The collection's name."""
+        return self.config.name
 
     @abc.abstractmethod
     def optimize(self) -> None:

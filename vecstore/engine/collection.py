@@ -97,18 +97,6 @@ class Collection(interface.Collection):
 
     # -- properties ---------------------------------------------------------------
     @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def metric(self) -> str:
-        return self.config.metric
-
-    @property
     def _user_sparse(self) -> bool:
         q = self.config.quantization
         return q.kind == "sparse" and q.user_codes

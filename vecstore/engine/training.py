@@ -82,18 +82,6 @@ class TrainingHost:
     changes: ChangedSlots = field(default_factory=ChangedSlots)
     run_lock: threading.Lock = field(default_factory=threading.Lock)  # one training run at a time
 
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def metric(self) -> str:
-        return self.config.metric
-
 
 def due(host: TrainingHost) -> bool:
     """Has the collection reached a training threshold it has not trained at yet?"""
@@ -183,16 +171,16 @@ def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF
 
     def train_ivf() -> IVF | None:
         x = sample()
-        return IVF.train(x, cfg.ivf.nlist, host.metric) if len(x) >= cfg.ivf.nlist else None
+        return IVF.train(x, cfg.ivf.nlist, host.config.metric) if len(x) >= cfg.ivf.nlist else None
 
     if mode == "reload":
         if not codec.trained and count >= max(codec.train_size(), 1):
-            codec = make_codec(cfg.quantization, host.dim, host.metric).fit(sample())
+            codec = make_codec(cfg.quantization, host.config.dim, host.config.metric).fit(sample())
         if cfg.ivf is not None and ivf is None and count >= cfg.ivf.threshold:
             ivf = train_ivf()
         return codec, ivf
     explicit = mode == "optimize"
-    codec = make_codec(cfg.quantization, host.dim, host.metric)
+    codec = make_codec(cfg.quantization, host.config.dim, host.config.metric)
     if not codec.trained and count and (explicit or count >= codec.train_size()):
         codec = codec.fit(sample())
     ivf = None
@@ -320,17 +308,17 @@ def load(host: TrainingHost) -> None:
         raw_ivf = txn.get(b"ivf", db=meta)
         n_vectors = int(txn.stat(host.dbs["vectors"])["entries"])
         chunks = list(txn.cursor(db=host.dbs["chunks"]).iternext(keys=True, values=True))
-    codec = make_codec(host.config.quantization, host.dim, host.metric)
+    codec = make_codec(host.config.quantization, host.config.dim, host.config.metric)
     ivf = None
     try:
         if raw_state is not None:
             codec = codec.with_state(state_from_bytes(raw_state))
         if raw_ivf is not None and host.config.ivf is not None:
-            ivf = IVF.from_state(state_from_bytes(raw_ivf), host.metric)
+            ivf = IVF.from_state(state_from_bytes(raw_ivf), host.config.metric)
         code_bytes = codec.code_bytes if codec.trained and codec.persist_codes else 0
         ids, codes, list_of = decode_chunks(chunks, code_bytes, ivf is not None)
     except (ValueError, KeyError, OSError) as exc:
-        host.log(f"collection '{host.name}': persisted codes unreadable ({exc}); rebuilding")
+        host.log(f"collection '{host.config.name}': persisted codes unreadable ({exc}); rebuilding")
         train(host, mode="reload", codec=codec, ivf=ivf)
         return
     live = ids >= 0
@@ -342,9 +330,9 @@ def load(host: TrainingHost) -> None:
             if _generated_sparse(codec):
                 stale = True
             else:
-                host.log(f"collection '{host.name}': some points have no stored sparse code")
+                host.log(f"collection '{host.config.name}': some points have no stored sparse code")
     if stale:
-        host.log(f"collection '{host.name}': persisted codes are stale; rebuilding")
+        host.log(f"collection '{host.config.name}': persisted codes are stale; rebuilding")
         train(host, mode="reload", codec=codec, ivf=ivf)
         return
     if codec.trained and not codec.persist_codes:

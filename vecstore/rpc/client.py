@@ -285,18 +285,6 @@ class _CollectionCore:
         self.cid = cid
         self._ref = C.ref_to_proto(config.name, cid)
 
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def metric(self) -> str:
-        return self.config.metric
-
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.name!r}, dim={self.dim}, metric={self.metric!r}, "
                 f"quantization={self.config.quantization.kind!r}, server={self._client.target!r})")
