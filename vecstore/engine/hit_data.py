@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..api import validate as V
-from ..errors import InternalError, InvalidQueryError, PointNotFoundError
+from ..api.filters import compile_filter
+from ..errors import InternalError, PointNotFoundError
 from ..types import SearchResult
 from .keys import id_keys
 from .persist import get_sparse
@@ -71,15 +72,6 @@ def _drop(result: SearchResult, gone: np.ndarray) -> SearchResult:
     return SearchResult(ids=ids, scores=scores)
 
 
-def check_by_id_k(k: Any) -> int:
-    """k of search_by_id: the search asks one more hit (the query's own point)."""
-    k = V.check_k(k)
-    if k >= V.MAX_K:
-        raise InvalidQueryError(f"k must be in [1, {V.MAX_K - 1}] for search_by_id (one more hit is "
-                                f"searched, the query's own point), got {k}")
-    return k
-
-
 def search_by_id(col: "Collection", ids: Any, k: int, *, filter: dict | None, oversampling: float | None,
                  rescore: bool | None, nprobe: int | None, margin: float | None, with_payloads: bool,
                  with_vectors: bool) -> SearchResult:
@@ -87,12 +79,17 @@ def search_by_id(col: "Collection", ids: Any, k: int, *, filter: dict | None, ov
     query's own point left out of its hits: k + 1 are searched, then cut to k."""
     col._check_usable()
     ids = V.check_ids(ids)
-    k = check_by_id_k(k)
-    # the arguments' own checks before any read, in the order the client makes them
-    V.check_oversampling_arg(oversampling)
-    V.check_rescore_arg(rescore)
+    k = V.check_by_id_k(k)
+    # every argument's checks before any read, in the client's order: the same
+    # error embedded and over gRPC
+    qcfg = col.config.quantization
+    over = V.check_oversampling_arg(oversampling)
+    again = V.check_rescore_arg(rescore)
+    V.check_search_size(len(ids), k + 1, V.candidates_per_query(
+        k + 1, qcfg.oversampling if over is None else over, qcfg.rescore if again is None else again, col.config))
     V.check_nprobe_arg(nprobe, col.config.ivf, col.name)
     V.check_margin_arg(margin, col.config)
+    compile_filter(filter)
     uniq, inverse = np.unique(ids, return_inverse=True)
     keys = id_keys(uniq)
     codes = None
