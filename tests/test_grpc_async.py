@@ -48,6 +48,8 @@ async def session(db):
     out["search"] = await result(col.search(data.xq, k=8))
     out["search_one"] = await result(col.search(data.xq[0], k=3, rescore=False))
     out["search_filtered"] = await result(col.search(data.xq, k=5, filter={"tag": {"$in": ["a", "c"]}, "i": {"$lt": 700}}))
+    out["search_hits"] = await result(col.search(data.xq, k=5, with_payloads=True, with_vectors=True))
+    out["search_by_id"] = await result(col.search_by_id(data.ids[:3], k=5, filter={"tag": "b"}, with_payloads=True))
     out["get"] = await result(col.get(np.concatenate([data.ids[[9, 2, 500]], [10**12]])))
     out["get_bare"] = await result(col.get(data.ids[:3], with_vectors=False, with_payloads=False))
     out["scroll"] = await result(col.scroll(40, after=int(data.ids[100]), filter={"tag": "b"}, with_vectors=True))
@@ -77,6 +79,7 @@ async def session(db):
         ("err_k", lambda: col.search(data.xq, k=0)),
         ("err_ids", lambda: col.get([1.5])),
         ("err_keys", lambda: col.delete_payload_keys([1], "tag")),
+        ("err_by_id_missing", lambda: col.search_by_id([10**12], k=3)),
     ]:
         try:
             await result(call())

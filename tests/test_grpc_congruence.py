@@ -90,6 +90,8 @@ def operations(db, kind, metric):
     out["count_indexed"] = col.count(filter={"i": {"$gte": 600}})
     out["search_filtered"] = col.search(data.xq, k=10, filter={"tag": "b", "i": {"$lt": 900}})
     out["search_few_match"] = col.search(data.xq, k=10, filter={"i": {"$in": [400, 401, 403]}})
+    out["search_hits"] = col.search(data.xq, k=10, filter={"tag": "b"}, with_payloads=True, with_vectors=True)
+    out["search_by_id"] = col.search_by_id(data.ids[[400, 500, 400]], k=10, with_payloads=True, with_vectors=True)
     out["scroll"] = col.scroll(50, after=int(data.ids[400]), filter={"tag": "a"}, with_vectors=True)
     out["scroll_end"] = col.scroll(10_000, with_payloads=False)
     out["set_payload"] = col.set_payload(data.ids[300:310], {"tag": "c"})
@@ -114,6 +116,7 @@ def operations(db, kind, metric):
         ("err_scroll_limit", lambda: col.scroll(0)),
         ("err_index_kind", lambda: col.create_payload_index("tag", "text")),
         ("err_keys", lambda: col.delete_payload_keys([1], "tag")),
+        ("err_by_id_missing", lambda: col.search_by_id([int(data.ids[400]), 10**12], k=3)),
     ]:
         try:
             call()
@@ -130,6 +133,10 @@ def assert_same(a, b, key):
         np.testing.assert_array_equal(a.ids, b.ids, err_msg=key)
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6, atol=1e-6, err_msg=key)
         assert a.ids.dtype == b.ids.dtype and a.scores.dtype == b.scores.dtype, key
+        assert a.payloads == b.payloads, key
+        assert (a.vectors is None) == (b.vectors is None), key
+        if a.vectors is not None:  # NaN padding compared too
+            assert a.vectors.shape == b.vectors.shape and a.vectors.tobytes() == b.vectors.tobytes(), key
     elif isinstance(a, vecstore.ScrollPage):
         assert a.next_cursor == b.next_cursor, key
         assert_same(a.points, b.points, key)

@@ -95,6 +95,12 @@ class CollectionNotFoundError(NotFoundError):
     code = "COLLECTION_NOT_FOUND"
 
 
+class PointNotFoundError(NotFoundError):
+    """A call that needs stored points (search_by_id) named ids that do not exist."""
+
+    code = "POINT_NOT_FOUND"
+
+
 # -- ALREADY_EXISTS -----------------------------------------------------------
 class AlreadyExistsError(VecstoreError, ValueError):
     status = "ALREADY_EXISTS"

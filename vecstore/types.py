@@ -17,10 +17,18 @@ class SearchResult:
     Scores are similarities for cosine and dot (higher is better) and
     Euclidean distances for l2 (lower is better). With rescore=False they are
     code-space estimates, documented as approximate.
+
+    payloads: None unless the search asked `with_payloads`; then one list per
+    query of k entries, each the hit's payload dict or None (no payload, or
+    padding). vectors: None unless it asked `with_vectors`; then float32
+    (nq, k, dim), the stored rows (float16 ones upcast, as `get` returns
+    them), NaN rows for padding.
     """
 
     ids: np.ndarray
     scores: np.ndarray
+    payloads: list[list[dict[str, Any] | None]] | None = None
+    vectors: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

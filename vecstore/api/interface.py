@@ -102,7 +102,7 @@ class Collection(abc.ABC):
     @abc.abstractmethod
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               margin: float | None = None) -> SearchResult:
+               margin: float | None = None, with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore / margin default to
@@ -116,6 +116,19 @@ class Collection(abc.ABC):
         filter: only points matching it are searched (see `filters`): the
         coarse scan skips the others, so k hits come back whenever k points
         match. When few points match, they are scored exactly instead.
+
+        with_payloads / with_vectors: also return the hits' payloads / stored
+        vectors (`SearchResult.payloads` / `.vectors`, see SearchResult).
+        """
+
+    @abc.abstractmethod
+    def search_by_id(self, ids: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+                     rescore: bool | None = None, nprobe: int | None = None, margin: float | None = None,
+                     with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
+        """Top-k per stored point ("more like these"): each point's stored vector
+        (and, with user sparse codes, its stored code) is the query, and the point
+        itself is left out of its own hits. Result shape (len(ids), k); other
+        arguments as in `search`. An unknown id raises PointNotFoundError.
         """
 
     @abc.abstractmethod

@@ -200,6 +200,15 @@ def check_k(k: Any) -> int:
     return int(k)
 
 
+def check_by_id_k(k: Any) -> int:
+    """k of search_by_id: one more hit is searched (the query's own point, then cut)."""
+    k = check_k(k)
+    if k >= MAX_K:
+        raise InvalidQueryError(f"k must be in [1, {MAX_K - 1}] for search_by_id (one more hit is "
+                                f"searched, the query's own point), got {k}")
+    return k
+
+
 def check_oversampling_arg(value: Any) -> float | None:
     if value is None:
         return None

@@ -31,7 +31,7 @@ from ..api.sparse_rows import SparseRows
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
-from . import training
+from . import hit_data, training
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .fetch import ValueReader
@@ -71,7 +71,7 @@ def _put_sorted(txn: lmdb.Transaction, db: Any, items: list[tuple[bytes, bytes]]
 
 @logged_methods(
     "upsert", "delete", "count", "get", "search", "scroll", "set_payload", "overwrite_payload",
-    "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info",
+    "delete_payload_keys", "create_payload_index", "drop_payload_index", "optimize", "info", "search_by_id",
 )
 class Collection(interface.Collection):
     def __init__(self, database: "Database", cid: int, config: CollectionConfig, dbs: dict[str, Any]) -> None:
@@ -325,6 +325,8 @@ class Collection(interface.Collection):
         nprobe: int | None = None,
         sparse_queries: Any = None,
         margin: float | None = None,
+        with_payloads: bool = False,
+        with_vectors: bool = False,
     ) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
@@ -339,7 +341,14 @@ class Collection(interface.Collection):
         filter: only points matching it are searched (see `filters`): the
         coarse scan skips the others, so k hits come back whenever k points
         match. When few points match, they are scored exactly instead.
+
+        with_payloads / with_vectors: also return the hits' payloads / stored
+        vectors (`SearchResult.payloads` / `.vectors`), read in one transaction.
         """
+        if with_payloads or with_vectors:  # the hits, then their data (hit_data.py)
+            hits = self.search(queries, k, filter=filter, oversampling=oversampling, rescore=rescore,
+                               nprobe=nprobe, sparse_queries=sparse_queries, margin=margin)
+            return hit_data.attach(self, hits, bool(with_payloads), bool(with_vectors))
         self._check_usable()
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         V.check_norms(q, self.metric, what="query")
@@ -400,6 +409,27 @@ class Collection(interface.Collection):
         if codec.exact or not rescore:
             return self._result(cand_ids[:, :k], scores[:, :k])
         return self._rerank(qp, cand_ids, k)
+
+    def search_by_id(
+        self,
+        ids: Any,
+        k: int = 10,
+        *,
+        filter: dict | None = None,
+        oversampling: float | None = None,
+        rescore: bool | None = None,
+        nprobe: int | None = None,
+        margin: float | None = None,
+        with_payloads: bool = False,
+        with_vectors: bool = False,
+    ) -> SearchResult:
+        """Top-k per stored point ("more like these"): each point's stored vector
+        (and, with user sparse codes, its stored code) is the query, and the point
+        itself is left out of its own hits. Result shape (len(ids), k); other
+        arguments as in `search`. An unknown id raises PointNotFoundError."""
+        return hit_data.search_by_id(self, ids, k, filter=filter, oversampling=oversampling, rescore=rescore,
+                                     nprobe=nprobe, margin=margin, with_payloads=bool(with_payloads),
+                                     with_vectors=bool(with_vectors))
 
     def _scan(
         self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None,

@@ -141,4 +141,5 @@ class AsyncRemoteCollection(_CollectionCore):
     info = _awaitable(RemoteCollection.info)
     get = _awaitable(RemoteCollection.get)
     search = _awaitable(RemoteCollection.search)
+    search_by_id = _awaitable(RemoteCollection.search_by_id)
     scroll = _awaitable(RemoteCollection.scroll)

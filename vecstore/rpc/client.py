@@ -345,6 +345,37 @@ class _CollectionCore:
         return [ids[lo : lo + step] for lo in range(0, max(len(ids), 1), step)]
 
     # -- parts of plans -------------------------------------------------------------
+    def _answer_bytes(self, k: int, with_payloads: bool, with_vectors: bool) -> int:
+        """What one query's answer may take on the wire (payloads: a guess)."""
+        per_hit = _HIT_BYTES + (4 * self.dim if with_vectors else 0) + (_PAYLOAD_GUESS if with_payloads else 0)
+        return per_hit * k
+
+    def _searches(self, method: str, sizes: np.ndarray, flt: pb.Filter | None, request: Callable[[int, int], Any],
+                  k: int, with_payloads: bool, with_vectors: bool, timeout: float | None) -> Plan[SearchResult]:
+        """One search split into calls of consecutive queries whose requests and
+        answers (sizes: the larger, per query) fit one message each."""
+        room = max(1, self._client._budget - (flt.ByteSize() if flt is not None else 0))
+        parts = []
+        for lo, hi in _chunk_bounds(sizes, room):
+            parts.append((yield from self._search_part(method, request, lo, hi, k, with_payloads, with_vectors,
+                                                       timeout)))
+        return _concat_results(parts)
+
+    def _search_part(self, method: str, request: Callable[[int, int], Any], lo: int, hi: int, k: int,
+                     with_payloads: bool, with_vectors: bool, timeout: float | None) -> Plan[SearchResult]:
+        try:
+            response = yield _Call("points", method, request(lo, hi), timeout)
+        except ResourceExhaustedError as exc:
+            # payloads larger than guessed made the answer too big (the server
+            # refuses it exactly as the base class): ask for halves
+            if not with_payloads or type(exc) is not ResourceExhaustedError or hi - lo < 2:
+                raise
+            mid = (lo + hi) // 2
+            first = yield from self._search_part(method, request, lo, mid, k, with_payloads, with_vectors, timeout)
+            second = yield from self._search_part(method, request, mid, hi, k, with_payloads, with_vectors, timeout)
+            return _concat_results([first, second])
+        return C.search_result_from_proto(response, k, self.dim, with_payloads, with_vectors)
+
     def _edit(self, message: type, method: str, ids: Any, timeout: float | None, **fields: Any) -> Plan[int]:
         # unique first, as the engine does, so that a split never counts a point twice
         ids = np.unique(V.check_ids(ids, allow_empty=True))
@@ -502,7 +533,8 @@ class RemoteCollection(_CollectionCore, interface.Collection):
     @_blocking
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               margin: float | None = None, timeout: float | None = None) -> SearchResult:
+               margin: float | None = None, with_payloads: bool = False, with_vectors: bool = False,
+               timeout: float | None = None) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore / margin default to
@@ -515,6 +547,9 @@ class RemoteCollection(_CollectionCore, interface.Collection):
 
         filter: only points matching it are searched; k hits come back
         whenever k points match.
+
+        with_payloads / with_vectors: also return the hits' payloads / stored
+        vectors (`SearchResult.payloads` / `.vectors`, see SearchResult).
         """
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         V.check_norms(q, self.config.metric, what="query")
@@ -532,19 +567,52 @@ class RemoteCollection(_CollectionCore, interface.Collection):
             nprobe = min(nprobe, _UINT32_MAX)
         q_rows = V.check_user_sparse(sparse_queries, len(q), self.config, what="sparse_queries")
         flt = _filter_to_proto(filter)
-        per_query = np.full(len(q), max(4 * self.dim, _HIT_BYTES * k) + 16, dtype=np.int64)
+        with_payloads, with_vectors = bool(with_payloads), bool(with_vectors)
+        per_query = np.full(len(q), max(4 * self.dim, self._answer_bytes(k, with_payloads, with_vectors)) + 16,
+                            dtype=np.int64)
         if q_rows is not None:
             per_query += _sparse_row_bytes(q_rows)
-        room = max(1, self._client._budget - (flt.ByteSize() if flt is not None else 0))
-        parts = []
-        for lo, hi in _chunk_bounds(per_query, room):
-            request = pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo:hi]), k=k,
-                                       filter=flt, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
-                                       sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)), margin=margin)
-            parts.append(C.search_result_from_proto((yield _Call("points", "Search", request, timeout)), k))
-        if len(parts) == 1:
-            return parts[0]
-        return SearchResult(ids=np.vstack([p.ids for p in parts]), scores=np.vstack([p.scores for p in parts]))
+
+        def request(lo: int, hi: int) -> pb.SearchRequest:
+            return pb.SearchRequest(collection=self._ref, queries=C.vectors_to_proto(q[lo:hi]), k=k,
+                                    filter=flt, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+                                    sparse_queries=C.sparse_to_proto(_rows_part(q_rows, lo, hi)), margin=margin,
+                                    with_payloads=with_payloads, with_vectors=with_vectors)
+
+        return (yield from self._searches("Search", per_query, flt, request, k, with_payloads, with_vectors, timeout))
+
+    @_blocking
+    def search_by_id(self, ids: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+                     rescore: bool | None = None, nprobe: int | None = None, margin: float | None = None,
+                     with_payloads: bool = False, with_vectors: bool = False,
+                     timeout: float | None = None) -> SearchResult:
+        """Top-k per stored point ("more like these"): each point's stored vector
+        (and, with user sparse codes, its stored code) is the query, and the point
+        itself is left out of its own hits. Result shape (len(ids), k); other
+        arguments as in `search`. An unknown id raises PointNotFoundError."""
+        ids = V.check_ids(ids)
+        k = V.check_by_id_k(k)
+        oversampling = V.check_oversampling_arg(oversampling)
+        rescore = V.check_rescore_arg(rescore)
+        qcfg = self.config.quantization  # the engine searches k + 1: its own point, then cut
+        V.check_search_size(len(ids), k + 1, V.candidates_per_query(
+            k + 1, qcfg.oversampling if oversampling is None else oversampling,
+            qcfg.rescore if rescore is None else rescore, self.config))
+        nprobe = V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        margin = V.check_margin_arg(margin, self.config)
+        if nprobe is not None:
+            nprobe = min(nprobe, _UINT32_MAX)
+        flt = _filter_to_proto(filter)
+        with_payloads, with_vectors = bool(with_payloads), bool(with_vectors)
+        per_id = np.full(len(ids), max(_ID_BYTES, self._answer_bytes(k, with_payloads, with_vectors)) + 16,
+                         dtype=np.int64)
+
+        def request(lo: int, hi: int) -> pb.SearchByIdRequest:
+            return pb.SearchByIdRequest(collection=self._ref, ids=ids[lo:hi].tolist(), k=k, filter=flt,
+                                        oversampling=oversampling, rescore=rescore, nprobe=nprobe, margin=margin,
+                                        with_payloads=with_payloads, with_vectors=with_vectors)
+
+        return (yield from self._searches("SearchById", per_id, flt, request, k, with_payloads, with_vectors, timeout))
 
     @_blocking
     def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
@@ -600,6 +668,18 @@ def _chunk_bounds(sizes: np.ndarray, budget: int) -> list[tuple[int, int]]:
         bounds.append((lo, hi))
         lo = hi
     return bounds
+
+
+def _concat_results(parts: list[SearchResult]) -> SearchResult:
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    return SearchResult(
+        ids=np.vstack([p.ids for p in parts]),
+        scores=np.vstack([p.scores for p in parts]),
+        payloads=None if first.payloads is None else [row for p in parts for row in p.payloads],
+        vectors=None if first.vectors is None else np.concatenate([p.vectors for p in parts]),
+    )
 
 
 def _concat_points(parts: list[Points], dim: int, with_payloads: bool) -> Points:

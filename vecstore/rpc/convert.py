@@ -492,7 +492,8 @@ def scroll_page_from_proto(msg: pb.ScrollResponse, dim: int, with_vectors: bool,
 
 
 def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
-    """Padding (id -1, score NaN) stays off the wire: each query sends its real hits."""
+    """Padding (id -1, score NaN) stays off the wire: each query sends its real
+    hits, with their payloads and vectors when the result has them."""
     msg = pb.SearchResponse()
     valid = result.ids >= 0
     counts = valid.sum(axis=1)
@@ -504,13 +505,22 @@ def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
     else:
         for row_ids, row_scores, keep in zip(ids, scores, valid.tolist()):
             msg.results.add(ids=[i for i, v in zip(row_ids, keep) if v], scores=[x for x, v in zip(row_scores, keep) if v])
+    if result.payloads is not None:
+        for hits, row, keep in zip(msg.results, result.payloads, valid.tolist()):
+            hits.payloads.extend([payload_to_bytes(p) for p, v in zip(row, keep) if v])
+    if result.vectors is not None:
+        for hits, rows, keep in zip(msg.results, result.vectors, valid):
+            hits.vectors.CopyFrom(vectors_to_proto(rows[keep]))
     return msg
 
 
-def search_result_from_proto(msg: pb.SearchResponse, k: int) -> SearchResult:
+def search_result_from_proto(msg: pb.SearchResponse, k: int, dim: int = 0, with_payloads: bool = False,
+                             with_vectors: bool = False) -> SearchResult:
     nq = len(msg.results)
     ids = np.full((nq, k), -1, dtype=np.int64)
     scores = np.full((nq, k), np.nan, dtype=np.float32)
+    payloads = [[None] * k for _ in range(nq)] if with_payloads else None
+    vectors = np.full((nq, k, dim), np.nan, dtype=np.float32) if with_vectors else None
     for i, hits in enumerate(msg.results):
         row_ids, row_scores = list(hits.ids), list(hits.scores)  # lists convert faster than containers
         n = len(row_ids)
@@ -519,4 +529,13 @@ def search_result_from_proto(msg: pb.SearchResponse, k: int) -> SearchResult:
         if n:
             ids[i, :n] = row_ids
             scores[i, :n] = row_scores
-    return SearchResult(ids=ids, scores=scores)
+        if with_payloads:
+            if len(hits.payloads) != n:
+                raise InternalError(f"server sent {n} ids and {len(hits.payloads)} payloads for query {i}")
+            payloads[i][:n] = [json.loads(p) if p else None for p in hits.payloads]
+        if with_vectors and n:
+            rows = vectors_from_proto(hits.vectors)
+            if rows.shape != (n, dim):
+                raise InternalError(f"server sent {n} ids and vectors of shape {rows.shape} for query {i}")
+            vectors[i, :n] = rows
+    return SearchResult(ids=ids, scores=scores, payloads=payloads, vectors=vectors)

@@ -45,6 +45,7 @@ from ..errors import (
     VecstoreError,
 )
 from ..api import validate as V
+from ..types import SearchResult
 from . import convert as C
 from .auth import ApiKeyInterceptor
 from .defaults import DEFAULT_MAX_MESSAGE_BYTES
@@ -96,6 +97,7 @@ READ_METHODS = frozenset({
     _method("Points", "Get"),
     _method("Points", "Count"),
     _method("Points", "Search"),
+    _method("Points", "SearchById"),
     _method("Points", "Scroll"),
 })
 
@@ -197,7 +199,8 @@ class CollectionsService(_Base, pb_grpc.CollectionsServicer):
 class SearchLimits:
     """What one Search call may ask of this server, checked before any work:
     queries per call, nq x k hits, and an answer that fits one message (hits
-    counted at the client's worst case, 15 bytes each). Beyond them the call
+    counted at the client's worst case, 15 bytes each, plus 4 x dim with their
+    vectors; payloads are sized once the answer is made). Beyond them the call
     gets RESOURCE_EXHAUSTED: the request is well-formed, this server just will
     not spend that much on it (the engine's own bounds, which no server can
     raise, stay INVALID_ARGUMENT)."""
@@ -215,7 +218,11 @@ class SearchLimits:
     def check(self, request: pb.SearchRequest) -> None:
         dim = request.queries.dim
         nq = len(request.queries.data) // (4 * dim) if dim else 0
-        k = V.check_k(request.k)
+        self.check_size(nq, request.k, dim if request.with_vectors else 0)
+
+    def check_size(self, nq: int, k: int, vector_dim: int = 0) -> None:
+        """nq queries of k hits, each with a vector of vector_dim floats (0: none)."""
+        k = V.check_k(k)
         V.check_search_size(nq, k, k)  # the engine's bounds first, INVALID_ARGUMENT as embedded
         if nq > self.max_queries:
             raise ResourceExhaustedError(
@@ -224,7 +231,7 @@ class SearchLimits:
             raise ResourceExhaustedError(
                 f"{nq} queries x k={k} = {nq * k} results in one Search; this server returns at most "
                 f"{self.max_results} (--max-search-results)")
-        answer = nq * (_HIT_BYTES * k + 16)
+        answer = nq * ((_HIT_BYTES + 4 * vector_dim) * k + 16)
         if answer > self.max_message_bytes:
             raise ResourceExhaustedError(
                 f"the answer to {nq} queries x k={k} could take {answer} bytes, above this server's "
@@ -299,8 +306,38 @@ class PointsService(_Base, pb_grpc.PointsServicer):
             nprobe=request.nprobe if request.HasField("nprobe") else None,
             sparse_queries=C.optional_sparse(request, "sparse_queries"),
             margin=request.margin if request.HasField("margin") else None,
+            with_payloads=request.with_payloads,
+            with_vectors=request.with_vectors,
         )
-        return C.search_result_to_proto(result)
+        return self._answer(result)
+
+    @_rpc
+    def SearchById(self, request, context):
+        col = self._collection(request.collection)
+        self._limits.check_size(len(request.ids), request.k, col.dim if request.with_vectors else 0)
+        result = col.search_by_id(
+            C.ids_from_proto(request.ids),
+            k=request.k,
+            filter=C.optional_filter(request),
+            oversampling=request.oversampling if request.HasField("oversampling") else None,
+            rescore=request.rescore if request.HasField("rescore") else None,
+            nprobe=request.nprobe if request.HasField("nprobe") else None,
+            margin=request.margin if request.HasField("margin") else None,
+            with_payloads=request.with_payloads,
+            with_vectors=request.with_vectors,
+        )
+        return self._answer(result)
+
+    def _answer(self, result: SearchResult) -> pb.SearchResponse:
+        """The response; with payloads (whose size no check before the search
+        can know) refused when over the message limit, so the client splits."""
+        msg = C.search_result_to_proto(result)
+        size = msg.ByteSize() if result.payloads is not None else 0
+        if size > self._limits.max_message_bytes:
+            raise ResourceExhaustedError(
+                f"the answer with payloads takes {size} bytes, above this server's "
+                f"{self._limits.max_message_bytes}-byte message limit (--max-message-mb): split the queries")
+        return msg
 
     @_rpc
     def Scroll(self, request, context):

@@ -503,7 +503,7 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter", "nprobe", "sparse_queries", "margin")
+    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter", "nprobe", "sparse_queries", "margin", "with_payloads", "with_vectors")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -513,6 +513,8 @@ class SearchRequest(_message.Message):
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     SPARSE_QUERIES_FIELD_NUMBER: _ClassVar[int]
     MARGIN_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     queries: Vectors
     k: int
@@ -522,15 +524,45 @@ class SearchRequest(_message.Message):
     nprobe: int
     sparse_queries: SparseCodes
     margin: float
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ..., margin: _Optional[float] = ...) -> None: ...
+    with_payloads: bool
+    with_vectors: bool
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class SearchByIdRequest(_message.Message):
+    __slots__ = ("collection", "ids", "k", "oversampling", "rescore", "filter", "nprobe", "margin", "with_payloads", "with_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    OVERSAMPLING_FIELD_NUMBER: _ClassVar[int]
+    RESCORE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    MARGIN_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionRef
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    k: int
+    oversampling: float
+    rescore: bool
+    filter: Filter
+    nprobe: int
+    margin: float
+    with_payloads: bool
+    with_vectors: bool
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
 
 class QueryHits(_message.Message):
-    __slots__ = ("ids", "scores")
+    __slots__ = ("ids", "scores", "payloads", "vectors")
     IDS_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
+    PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    VECTORS_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     scores: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., scores: _Optional[_Iterable[float]] = ...) -> None: ...
+    payloads: _containers.RepeatedScalarFieldContainer[bytes]
+    vectors: Vectors
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., scores: _Optional[_Iterable[float]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("results",)

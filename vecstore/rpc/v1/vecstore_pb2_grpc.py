@@ -531,6 +531,11 @@ class PointsStub:
                 request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.SerializeToString,
                 response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.SearchById = channel.unary_unary(
+                '/vecstore.v1.Points/SearchById',
+                request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchByIdRequest.SerializeToString,
+                response_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
+                _registered_method=True)
         self.Scroll = channel.unary_unary(
                 '/vecstore.v1.Points/Scroll',
                 request_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.ScrollRequest.SerializeToString,
@@ -596,6 +601,14 @@ class PointsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchById(self, request, context):
+        """"More like these": stored points as the queries, each point left out of
+        its own hits. An unknown id fails the call (NOT_FOUND / POINT_NOT_FOUND).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Scroll(self, request, context):
         """Pages of points in id order, optionally filtered.
         """
@@ -654,6 +667,11 @@ def add_PointsServicer_to_server(servicer, server):
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
                     request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.FromString,
+                    response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.SerializeToString,
+            ),
+            'SearchById': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchById,
+                    request_deserializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchByIdRequest.FromString,
                     response_serializer=vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.SerializeToString,
             ),
             'Scroll': grpc.unary_unary_rpc_method_handler(
@@ -839,6 +857,33 @@ class Points:
             target,
             '/vecstore.v1.Points/Search',
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchRequest.SerializeToString,
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchById(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vecstore.v1.Points/SearchById',
+            vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchByIdRequest.SerializeToString,
             vecstore_dot_rpc_dot_v1_dot_vecstore__pb2.SearchResponse.FromString,
             options,
             channel_credentials,
