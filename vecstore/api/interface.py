@@ -19,10 +19,29 @@ if TYPE_CHECKING:
     from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 
 
-class Collection(abc.ABC):
-    """A named set of vectors (with optional payloads and sparse parts) of one dimension and metric."""
+class NamedByConfig:
+    """name, dim and metric, read from the `config` a collection handle pins."""
 
-    config: CollectionConfig  # set by each implementation; name, dim and metric read it
+    config: CollectionConfig
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self.config.dim
+
+    @property
+    def metric(self) -> str:
+        """"cosine", "dot" or "l2"."""
+        return self.config.metric
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        return self.config.name
+
+
+class Collection(NamedByConfig, abc.ABC):
+    """A named set of vectors (with optional payloads and sparse parts) of one dimension and metric."""
 
     @abc.abstractmethod
     def count(self, *, filter: dict | None = None) -> int:
@@ -45,11 +64,6 @@ class Collection(abc.ABC):
     def delete_payload_keys(self, ids: Any, keys: Sequence[str]) -> int:
         """Remove keys (dotted keys reach nested fields) from each point's payload."""
 
-    @property
-    def dim(self) -> int:
-        """Vector dimension."""
-        return self.config.dim
-
     @abc.abstractmethod
     def drop_payload_index(self, key: str) -> bool:
         """Forget a payload index; returns whether there was one."""
@@ -65,16 +79,6 @@ class Collection(abc.ABC):
     @abc.abstractmethod
     def info(self) -> CollectionInfo:
         """Size, disk use, training and index state of the collection."""
-
-    @property
-    def metric(self) -> str:
-        """"cosine", "dot" or "l2"."""
-        return self.config.metric
-
-    @property
-    def name(self) -> str:
-        """The collection's name."""
-        return self.config.name
 
     @abc.abstractmethod
     def optimize(self) -> None:

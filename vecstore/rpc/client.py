@@ -275,7 +275,7 @@ class Client(_ClientCore, interface.Database):
         self.close()
 
 
-class _CollectionCore:
+class _CollectionCore(interface.NamedByConfig):
     """What both clients' collections share: the pinned config, and the
     checks, sizing and encoding the plans of `RemoteCollection` use."""
 
