@@ -165,10 +165,19 @@ def search(col: "Collection", queries: Any, k: int, *, filter: dict | None, spar
     k = V.check_k(k)
     nq = None
     if queries is not None:
-        nq = len(V.check_vectors(queries, col.dim, what="query", collection=col.name))
+        q = V.check_vectors(queries, col.dim, what="query", collection=col.name)
+        V.check_norms(q, col.metric, what="query")
+        nq = len(q)
     if sparse_query is None:
         raise InvalidQueryError("search needs queries, a sparse_query, or both")
     q_rows = check_sparse_query(sparse_query, nq, col.config)
+    # the dense search's own arguments, checked here too so that sparse retrieval alone refuses the same
+    V.check_oversampling_arg(dense["oversampling"])
+    V.check_rescore_arg(dense["rescore"])
+    V.check_nprobe_arg(dense["nprobe"], col.config.ivf, col.name)
+    V.check_margin_arg(dense["margin"], col.config)
+    if queries is None and dense["sparse_queries"] is not None:
+        raise InvalidQueryError("sparse_queries go with dense queries: sparse retrieval alone takes only sparse_query")
     depth = k if queries is None else max(k, FUSION_DEPTH)
     V.check_search_size(len(q_rows), depth, depth)
     sparse_hits = sparse_search(col, q_rows, depth, filter)

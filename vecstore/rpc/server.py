@@ -215,6 +215,8 @@ class SearchLimits:
     def check(self, request: pb.SearchRequest) -> None:
         dim = request.queries.dim
         nq = len(request.queries.data) // (4 * dim) if dim else 0
+        if C.sparse_only(request):  # sparse retrieval alone: one query per sparse vector
+            nq = len(request.sparse_query.lengths)
         k = V.check_k(request.k)
         V.check_search_size(nq, k, k)  # the engine's bounds first, INVALID_ARGUMENT as embedded
         if nq > self.max_queries:
@@ -243,7 +245,8 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         vectors = C.vectors_from_proto(request.vectors)
         payloads = C.payloads_from_proto(request.payloads)
-        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"))
+        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"),
+                          sparse_vectors=C.optional_sparse(request, "sparse_vectors"))
 
     @_rpc
     def Upsert(self, request, context):
@@ -291,7 +294,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         self._limits.check(request)  # before anything is decoded or scanned
         col = self._collection(request.collection)
         result = col.search(
-            C.vectors_from_proto(request.queries, "queries"),
+            None if C.sparse_only(request) else C.vectors_from_proto(request.queries, "queries"),
             k=request.k,
             filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
@@ -299,6 +302,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
             nprobe=request.nprobe if request.HasField("nprobe") else None,
             sparse_queries=C.optional_sparse(request, "sparse_queries"),
             margin=request.margin if request.HasField("margin") else None,
+            **C.hybrid_args(request),
         )
         return C.search_result_to_proto(result)
 
