@@ -311,3 +311,30 @@ def test_errors(db):
     hits_ = col.search(None, 200, sparse_query=([1, 2], [1.0, 1.0]))
     want, _ = brute_sparse(rows, data.ids, (np.array([1, 2]), np.array([1.0, 1.0], np.float32)), 200)
     assert hits(hits_, 0)[0] == want
+
+
+def test_async_client_runs_the_same_plan(tmp_path):
+    import asyncio
+
+    from conftest import serving
+
+    x = np.eye(4, dtype=np.float32)
+
+    async def run(address):
+        db = vecstore.connect_async(address)
+        col = await db.create_collection("h", dim=4, quantization="none", sparse_vectors=True)
+        await col.upsert([1, 2, 3], x[:3], sparse_vectors=[([3], [1.0]), None, ([3, 5], [0.5, 2.0])])
+        alone = await col.search(None, 3, sparse_query=([3], [1.0]))
+        fused = await col.search(x[1], 3, sparse_query=([3], [1.0]))
+        with pytest.raises(vecstore.InvalidQueryError):
+            await col.search(x[1], 3, sparse_query=([3], [1.0]), fusion="max")
+        await db.close()
+        return alone, fused
+
+    with serving(tmp_path / "served") as address:
+        alone, fused = asyncio.run(run(address))
+    assert hits(alone, 0) == ([1, 3], [1.0, 0.5])
+    # dense ranks 2, 1, 3 (ties at 0 by id); sparse ranks 1, 3
+    want, scores = rrf_reference([2, 1, 3], [1, 3], 3, 60)
+    assert hits(fused, 0)[0] == want
+    np.testing.assert_allclose(hits(fused, 0)[1], scores, rtol=1e-6)
