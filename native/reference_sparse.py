@@ -22,8 +22,10 @@ __all__ = [
 ]
 
 
-def overlap_topk_ref(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices, q_weights, eligible, k):
-    """Dense float64 scores of every slot, then the k best eligible by (score desc, slot asc)."""
+def overlap_topk_ref(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices, q_weights, eligible, k,
+                     fill_zeros=True):
+    """Dense float64 scores of every slot, then the k best eligible by (score desc, slot asc);
+    without fill_zeros only those scoring above 0."""
     eligible = np.asarray(eligible).astype(bool)
     n = len(eligible)
     nq = len(q_indptr) - 1
@@ -39,7 +41,7 @@ def overlap_topk_ref(pool_slots, pool_weights, starts, lengths, q_indptr, q_indi
             w = np.asarray(pool_weights[lo:hi], np.float64) if len(pool_weights) else np.ones(hi - lo)
             # np.add.at adds in index order: the same order of additions as the kernel
             np.add.at(scores, region, np.where(eligible[region], wq * w, 0.0))
-        rows = np.flatnonzero(eligible)
+        rows = np.flatnonzero(eligible if fill_zeros else eligible & (scores > 0))
         order = np.lexsort((rows, -scores[rows]))[:k]
         out_s[q, : len(order)] = rows[order]
         out_v[q, : len(order)] = scores[rows[order]]

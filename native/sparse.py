@@ -40,7 +40,7 @@ PAD_SLOT = -1  # slot reported in unused result positions (score -inf)
 
 # --------------------------------------------------------------------------- scan
 @njit(cache=True, nogil=True)
-def _overlap_topk_kernel(pool_slots, pool_w, has_pw, starts, lengths, q_indptr, q_idx, q_w, has_qw, eligible, k):
+def _overlap_topk_kernel(pool_slots, pool_w, has_pw, starts, lengths, q_indptr, q_idx, q_w, has_qw, eligible, k, fill):
     n = eligible.shape[0]
     nq = q_indptr.shape[0] - 1
     out_s = np.full((nq, k), PAD_SLOT, np.int64)
@@ -92,8 +92,8 @@ def _overlap_topk_kernel(pool_slots, pool_w, has_pw, starts, lengths, q_indptr, 
             hv[0] = hv[pos]
             hs[0] = hs[pos]
             sift_down(hv, hs, 0, pos)
-        # zero-score slots fill the tail in slot order
-        s = 0
+        # zero-score slots fill the tail in slot order (unless told not to)
+        s = 0 if fill else n
         while size < k and s < n:
             if eligible[s] != 0 and acc[s] <= 0.0:
                 out_s[q, size] = s
@@ -107,8 +107,12 @@ def _overlap_topk_kernel(pool_slots, pool_w, has_pw, starts, lengths, q_indptr, 
     return out_s, out_v
 
 
-def overlap_topk(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices, q_weights, eligible, k):
+def overlap_topk(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices, q_weights, eligible, k,
+                 fill_zeros=True):
     """Best k eligible slots per sparse query by weighted overlap (see module doc).
+
+    fill_zeros=False: only slots scoring above 0 come back, the rest is
+    padding (a sparse retrieval's hit list; no pass over all n slots).
 
     pool_slots int32 (P,); pool_weights float32 (P,) or empty (unit weights);
     starts, lengths int64 (K,); the query batch in CSR form: q_indptr int64
@@ -142,7 +146,7 @@ def overlap_topk(pool_slots, pool_weights, starts, lengths, q_indptr, q_indices,
     if q_indices.size and (q_indices.min() < 0 or q_indices.max() >= len(starts)):
         raise ValueError(f"q_indices must lie in [0, {len(starts)})")
     return _overlap_topk_kernel(pool_slots, pool_weights, has_pw, starts, lengths,
-                                q_indptr, q_indices, q_weights, has_qw, eligible, int(k))
+                                q_indptr, q_indices, q_weights, has_qw, eligible, int(k), bool(fill_zeros))
 
 
 # --------------------------------------------------------------------------- encoding

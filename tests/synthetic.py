@@ -43,3 +43,21 @@ def clustered(n: int, d: int, *, nq: int = 100, n_clusters: int = 50, seed: int 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     hits = sum(len(set(f[:k]) & set(t[:k])) for f, t in zip(found, truth))
     return hits / (len(truth) * k)
+
+
+def sparse_vectors(n: int, vocab: int, *, nnz: int = 12, missing: float = 0.2, seed: int = 0) -> list:
+    """n user sparse vectors (indices, weights) like BM25 rows: terms drawn
+    Zipf-like from [0, vocab) (a few common, most rare), positive weights;
+    about `missing` of the points have none (None)."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab + 1)
+    p /= p.sum()
+    out: list = []
+    for _ in range(n):
+        if rng.random() < missing:
+            out.append(None)
+            continue
+        m = int(rng.integers(1, nnz + 1))
+        idx = rng.choice(vocab, size=min(m, vocab), replace=False, p=p)
+        out.append((idx.astype(np.int64), rng.uniform(0.05, 3.0, len(idx)).astype(np.float32)))
+    return out

@@ -1,4 +1,6 @@
 """The inverted-index and IVF kernels agree with their plain-numpy references."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -50,13 +52,15 @@ def test_overlap_topk_matches_reference(seed, weighted):
     pool, pw, starts, lengths = random_pool(rng, n_keys, n_slots, 40, weighted)
     indptr, qi, qw = random_queries(rng, 7, n_keys, 12, weighted)
     eligible = (rng.random(n_slots) < 0.8).astype(np.uint8)
-    for k in (1, 5, n_slots + 3):
-        got = overlap_topk(pool, pw, starts, lengths, indptr, qi, qw, eligible, k)
-        want = overlap_topk_ref(pool, pw, starts, lengths, indptr, qi, qw, eligible, k)
+    for k, fill in itertools.product((1, 5, n_slots + 3), (True, False)):
+        got = overlap_topk(pool, pw, starts, lengths, indptr, qi, qw, eligible, k, fill_zeros=fill)
+        want = overlap_topk_ref(pool, pw, starts, lengths, indptr, qi, qw, eligible, k, fill_zeros=fill)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])  # same additions in the same order
         assert (got[0][got[0] >= 0] < n_slots).all()
         assert eligible[got[0][got[0] >= 0]].all()
+        if not fill:  # a hit list: only slots sharing a key with the query
+            assert (got[1][got[0] >= 0] > 0).all()
 
 
 def test_overlap_topk_ties_edges_and_read_only_inputs():

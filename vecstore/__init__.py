@@ -27,6 +27,7 @@ from .config import (
     ResidualBinaryQuantization,
     ScalarQuantization,
     SparseQuantization,
+    SparseVectorsConfig,
 )
 from .errors import *  # noqa: F401,F403 - the exception hierarchy is public API
 from .types import CollectionInfo, Points, ScrollPage, SearchResult
@@ -94,6 +95,7 @@ __all__ = [
     "ProductQuantization",
     "ScalarQuantization",
     "SparseQuantization",
+    "SparseVectorsConfig",
     "IVFConfig",
     "errors",
 ]

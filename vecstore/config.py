@@ -404,6 +404,41 @@ def check_name(name: Any, what: str = "collection") -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SparseVectorsConfig:
+    """A user sparse vector (BM25, SPLADE weights) per point beside the dense
+    one, for hybrid search (README "Hybrid search"): indices are vocabulary
+    terms in [0, vocab_size), weights positive. RAM holds an inverted index
+    of them (8 bytes per entry, 24 per term up to the largest term used)."""
+
+    vocab_size: int = MAX_SPARSE_DIM
+
+    def __post_init__(self) -> None:
+        check_int_range("vocab_size", self.vocab_size, 1, MAX_SPARSE_DIM)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_sparse_vectors(value: Any) -> SparseVectorsConfig | None:
+    """None / False (no sparse vectors), True (the defaults), a
+    SparseVectorsConfig, or a dict of its fields."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return SparseVectorsConfig()
+    if isinstance(value, SparseVectorsConfig):
+        return value
+    if isinstance(value, dict):
+        try:
+            return SparseVectorsConfig(**value)
+        except TypeError as exc:
+            raise InvalidConfigError(f"bad parameters for sparse_vectors: {exc}; accepted: ['vocab_size']") from None
+    raise InvalidConfigError(
+        f"sparse_vectors must be True/False/None, a SparseVectorsConfig or a dict, got {type(value).__name__}"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class CollectionConfig:
     name: str
     dim: int
@@ -415,6 +450,8 @@ class CollectionConfig:
     #: also keep every vector in RAM, as stored, and rerank from there instead
     #: of LMDB: dim * 2 or 4 more bytes per vector for no reads per search
     vectors_in_ram: bool = False
+    #: a user sparse vector per point beside the dense one (hybrid search); None: none
+    sparse_vectors: SparseVectorsConfig | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -430,6 +467,7 @@ class CollectionConfig:
             raise InvalidConfigError(f"vectors_in_ram must be True or False, got {self.vectors_in_ram!r}")
         object.__setattr__(self, "quantization", parse_quantization(self.quantization))
         object.__setattr__(self, "ivf", parse_ivf(self.ivf))
+        object.__setattr__(self, "sparse_vectors", parse_sparse_vectors(self.sparse_vectors))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -440,6 +478,7 @@ class CollectionConfig:
             "vector_dtype": self.vector_dtype,
             "ivf": None if self.ivf is None else self.ivf.to_dict(),
             "vectors_in_ram": self.vectors_in_ram,
+            "sparse_vectors": None if self.sparse_vectors is None else self.sparse_vectors.to_dict(),
         }
 
     @classmethod
@@ -452,4 +491,5 @@ class CollectionConfig:
             vector_dtype=data.get("vector_dtype", "float32"),
             ivf=parse_ivf(data.get("ivf")),
             vectors_in_ram=data.get("vectors_in_ram", False),  # absent in collections made before it
+            sparse_vectors=data.get("sparse_vectors"),  # likewise
         )

@@ -106,7 +106,8 @@ class Collection(NamedByConfig, abc.ABC):
     @abc.abstractmethod
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               margin: float | None = None, with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
+               margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
+               dense_weight: float = 0.5, with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
         queries (nq, dim) or (dim,). oversampling / rescore / margin default to
@@ -120,6 +121,11 @@ class Collection(NamedByConfig, abc.ABC):
         filter: only points matching it are searched (see `filters`): the
         coarse scan skips the others, so k hits come back whenever k points
         match. When few points match, they are scored exactly instead.
+
+        sparse_query (collections with sparse_vectors): hybrid search, the
+        dense hits fused with exact sparse dot-product hits by `fusion`
+        ("rrf" with rrf_k, or "weighted" with dense_weight; README "Hybrid
+        search"); with queries=None, sparse retrieval alone.
 
         with_payloads / with_vectors: also return the hits' payloads / stored
         vectors (`SearchResult.payloads` / `.vectors`, see SearchResult).
@@ -143,12 +149,14 @@ class Collection(NamedByConfig, abc.ABC):
 
     @abc.abstractmethod
     def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
-               sparse: Any = None) -> int:
+               sparse: Any = None, sparse_vectors: Any = None) -> int:
         """Insert or replace points; returns once the batch is durable.
 
         A replaced point takes the new vector and the new payload (None clears
         it). `sparse`: one sparse code per point, required by (and only
         accepted by) collections with SparseQuantization(user_codes=True).
+        `sparse_vectors`: for collections created with sparse_vectors, one
+        user sparse vector (or None) per point, for hybrid search.
         Returns the number of points written.
         """
 
@@ -167,13 +175,16 @@ class Database(abc.ABC):
 
     @abc.abstractmethod
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
-                          vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False) -> Collection:
+                          vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
+                          sparse_vectors: Any = None) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
         ivf: None, or an IVFConfig (or dict) to partition the codes.
         vectors_in_ram: also keep the vectors in RAM and rerank from there
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
+        sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
+        user sparse vector beside the dense one, for hybrid search.
         """
 
     @abc.abstractmethod

@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import VecstoreError
 from .codecs import make_codec
 from .codecs.base import state_from_bytes
-from .collection import SUB_DBS, sub_db_name
+from .collection import sub_db_name, sub_dbs
 from .database import _CATALOG, Database, _catalog_entry
 from .integrity import DATA_FILE, LMDB_LOCK_FILE, check_data_file, has_vecstore_files
 from ..api.indexes import INDEX_KINDS
@@ -118,7 +118,7 @@ def _check_env(path: str, report: CheckReport) -> list[str]:
                     report.problems.append(str(exc))
                     continue
                 name, cid = entry["config"].name, entry["cid"]
-                dbs = {sub: handles.get(sub_db_name(cid, sub)) for sub in SUB_DBS}
+                dbs = {sub: handles.get(sub_db_name(cid, sub)) for sub in sub_dbs(entry["config"])}
                 missing = [sub for sub, h in dbs.items() if h is None]
                 if missing:
                     report.problems.append(f"collection '{name}': sub-databases missing: {', '.join(missing)}")

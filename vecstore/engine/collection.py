@@ -8,6 +8,8 @@ Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
   sparse    id -> sparse code (sparse kind only; see persist.py for why here)
   meta      b"codec" -> learned codec parameters (npz), b"ivf" -> IVF centroids (npz)
             b"payload_indexes" -> declared payload indexes, JSON {key: kind}
+  sparse_vectors  id -> the point's user sparse vector (collections with
+            sparse_vectors only; see hybrid.py)
 """
 from __future__ import annotations
 
@@ -27,11 +29,13 @@ from ..api import interface
 from ..api import payloads as P
 from ..api import validate as V
 from ..api.filters import All, Node, compile_filter
+from ..api.fusion import check_fusion
 from ..api.sparse_rows import SparseRows
+from ..api.sparse_vectors import check_sparse_vectors
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
-from . import hit_data, training
+from . import hit_data, hybrid, training
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .fetch import ValueReader
@@ -52,6 +56,11 @@ _FILL_BLOCK = 65_536  # vectors copied into RAM per step at open
 _READ_THROUGH_SHARE = 8
 SUB_DBS = ("vectors", "payloads", "slots", "chunks", "meta", "sparse")
 _RERANK_GROUP = 16  # queries whose candidates are fetched together
+
+
+def sub_dbs(config: CollectionConfig) -> tuple[str, ...]:
+    """The sub-databases of a collection: SUB_DBS, and its sparse vectors' if it has them."""
+    return SUB_DBS + ((hybrid.SUB_DB,) if config.sparse_vectors is not None else ())
 
 
 def sub_db_name(cid: int, sub: str) -> str:
@@ -94,6 +103,9 @@ class Collection(interface.Collection):
         )
         # payload edits, payload indexes and filter plans; the public payload methods delegate to it
         self._payloads = PayloadStore(self._storage, dbs, self._seg, self._check_usable)
+        # user sparse vectors for hybrid search, when the collection has them
+        self._sparse_vectors = (hybrid.SparseVectorIndex(self._storage, dbs[hybrid.SUB_DB], self._seg)
+                                if config.sparse_vectors is not None else None)
 
     # -- properties ---------------------------------------------------------------
     @property
@@ -111,13 +123,16 @@ class Collection(interface.Collection):
 
     # -- writes -------------------------------------------------------------------
     def upsert(
-        self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *, sparse: Any = None
+        self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *, sparse: Any = None,
+        sparse_vectors: Any = None,
     ) -> int:
         """Insert or replace points; returns once the batch is durable.
 
         A replaced point takes the new vector and the new payload (None clears
         it). `sparse`: one sparse code per point, required by (and only
         accepted by) collections with SparseQuantization(user_codes=True).
+        `sparse_vectors`: for collections created with sparse_vectors, one
+        user sparse vector (or None) per point, for hybrid search.
         Returns the number of points written.
         """
         self._check_usable()
@@ -130,6 +145,7 @@ class Collection(interface.Collection):
         if self.config.vector_dtype == "float16":
             x = V.round_to_float16(x)  # encode exactly what the rerank will read back
         user_rows = self._check_user_sparse(sparse, len(ids), "sparse")
+        hybrid_rows = check_sparse_vectors(sparse_vectors, len(ids), self.config)
         xp = self._prepare(x, "vector")
         keys = id_keys(ids)
         order = np.argsort(ids, kind="stable")  # key order: LMDB can append
@@ -160,9 +176,11 @@ class Collection(interface.Collection):
                 if new_rows is not None:
                     old = self._swap_sparse(txn, keys, slots, np.flatnonzero(~is_new), new_rows, order)
                 self._write_chunks(txn, seg, slots, ids, codes, lists)
-                return plan, slots, old
+                sv = self._sparse_vectors
+                sv_change = sv.stage_upsert(txn, keys, slots, np.flatnonzero(~is_new), hybrid_rows) if sv else None
+                return plan, slots, old, sv_change
 
-            plan, slots, old = self._storage.write(write)
+            plan, slots, old, sv_change = self._storage.write(write)
             self._note_changed(slots)
             self._index_payloads(slots, encoded_payloads or [None] * len(ids))
             seg.apply_upsert(
@@ -170,6 +188,8 @@ class Collection(interface.Collection):
                 sparse_new=None if new_rows is None else SparseChange(slots, new_rows),
                 vectors=np.frombuffer(raw, self._row_bits).reshape(len(ids), self.dim) if seg.vectors is not None else None,
             )
+            if sv_change is not None:
+                self._sparse_vectors.publish(sv_change)
         self._train_if_due()
         return len(ids)
 
@@ -245,7 +265,7 @@ class Collection(interface.Collection):
                 found = [(i, txn.get(k, db=self._dbs["slots"])) for i, k in enumerate(keys)]
                 found = [(i, int.from_bytes(f, "little")) for i, f in found if f is not None]
                 if not found:
-                    return np.zeros(0, dtype=np.int64), None
+                    return np.zeros(0, dtype=np.int64), None, None
                 rows = np.array([i for i, _ in found], dtype=np.int64)
                 slots = np.array([s for _, s in found], dtype=np.int64)
                 old = None
@@ -259,12 +279,15 @@ class Collection(interface.Collection):
                 zeros = np.zeros((len(slots), seg.code_bytes), dtype=np.uint8) if seg.code_bytes else None
                 no_list = np.full(len(slots), -1, dtype=np.int32)
                 self._write_chunks(txn, seg, slots, dead, zeros, no_list)
-                return slots, old
+                sv = self._sparse_vectors
+                return slots, old, sv.stage_delete(txn, [keys[i] for i in rows], slots) if sv else None
 
-            slots, old = self._storage.write(write)
+            slots, old, sv_change = self._storage.write(write)
             if len(slots):
                 self._note_changed(slots)
                 seg.apply_delete(slots, old)
+                if sv_change is not None:
+                    self._sparse_vectors.publish(sv_change)
                 self._unindex_payloads(slots)
         return len(slots)
 
@@ -325,6 +348,10 @@ class Collection(interface.Collection):
         nprobe: int | None = None,
         sparse_queries: Any = None,
         margin: float | None = None,
+        sparse_query: Any = None,
+        fusion: str = "rrf",
+        rrf_k: float = 60,
+        dense_weight: float = 0.5,
         with_payloads: bool = False,
         with_vectors: bool = False,
     ) -> SearchResult:
@@ -342,14 +369,26 @@ class Collection(interface.Collection):
         coarse scan skips the others, so k hits come back whenever k points
         match. When few points match, they are scored exactly instead.
 
+        sparse_query (collections with sparse_vectors): hybrid search, the
+        dense hits fused with exact sparse dot-product hits by `fusion`
+        ("rrf" with rrf_k, or "weighted" with dense_weight; README "Hybrid
+        search"); with queries=None, sparse retrieval alone.
+
         with_payloads / with_vectors: also return the hits' payloads / stored
         vectors (`SearchResult.payloads` / `.vectors`), read in one transaction.
         """
         if with_payloads or with_vectors:  # the hits, then their data (hit_data.py)
             hits = self.search(queries, k, filter=filter, oversampling=oversampling, rescore=rescore,
-                               nprobe=nprobe, sparse_queries=sparse_queries, margin=margin)
+                               nprobe=nprobe, sparse_queries=sparse_queries, margin=margin,
+                               sparse_query=sparse_query, fusion=fusion, rrf_k=rrf_k, dense_weight=dense_weight)
             return hit_data.attach(self, hits, bool(with_payloads), bool(with_vectors))
         self._check_usable()
+        if sparse_query is not None or queries is None:
+            return hybrid.search(self, queries, k, filter=filter, sparse_query=sparse_query, fusion=fusion,
+                                 rrf_k=rrf_k, dense_weight=dense_weight, dense=dict(
+                                     oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+                                     sparse_queries=sparse_queries, margin=margin))
+        check_fusion(fusion, rrf_k, dense_weight)  # unused without a sparse_query, but a typo is an error
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         V.check_norms(q, self.metric, what="query")
         k = V.check_k(k)
@@ -660,6 +699,8 @@ class Collection(interface.Collection):
         training.load(self._training)
         if self._seg.vectors is not None:
             self._fill_ram_vectors()
+        if self._sparse_vectors is not None:
+            self._sparse_vectors.load()
 
     def _fill_ram_vectors(self) -> None:
         """At open: copy every stored vector into its slot's row of the RAM copy.
@@ -775,7 +816,7 @@ class Collection(interface.Collection):
         with self._storage.read() as txn:
             count = int(txn.stat(self._dbs["vectors"])["entries"])
             disk = 0
-            for sub in SUB_DBS:
+            for sub in sub_dbs(self.config):
                 st = txn.stat(self._dbs[sub])
                 disk += (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]) * st["psize"]
         seg = self._seg
@@ -794,11 +835,16 @@ class Collection(interface.Collection):
             extra["postings"] = seg.postings.entries
         if seg.vectors is not None:
             extra["vectors_ram_bytes"] = seg.vectors.nbytes  # part of ram_bytes
+        sv_bytes = 0
+        if self._sparse_vectors is not None:
+            sv_bytes = self._sparse_vectors.nbytes()
+            extra["sparse_vector_entries"] = self._sparse_vectors.postings.entries
+            extra["sparse_vectors_ram_bytes"] = sv_bytes  # part of ram_bytes
         return CollectionInfo(
             config=self.config,
             count=count,
             trained=seg.codec.trained,
-            ram_bytes=seg.nbytes() + index_bytes,
+            ram_bytes=seg.nbytes() + index_bytes + sv_bytes,
             disk_bytes=disk,
             extra=extra,
         )

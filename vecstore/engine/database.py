@@ -16,7 +16,7 @@ from ..errors import (
     InvalidArgumentError,
     VecstoreError,
 )
-from .collection import SUB_DBS, Collection, sub_db_name
+from .collection import Collection, sub_db_name, sub_dbs
 from .storage import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Storage
 
 log = logging.getLogger("vecstore")
@@ -81,7 +81,7 @@ class Database(interface.Database):
             for key, value in rows:
                 entry = _catalog_entry(self.path, key, value)
                 dbs = {}
-                for sub in SUB_DBS:
+                for sub in sub_dbs(entry["config"]):
                     handle = storage.open_existing(sub_db_name(entry["cid"], sub))
                     if handle is None:
                         raise CorruptDatabaseError(
@@ -98,7 +98,7 @@ class Database(interface.Database):
             for key, value in txn.cursor(db=catalog).iternext(keys=True, values=True):
                 entry = _catalog_entry(self.path, key, value)
                 # create=True: a sub-database added by a later version starts empty
-                dbs = {sub: storage.open_db(sub_db_name(entry["cid"], sub), txn, create=True) for sub in SUB_DBS}
+                dbs = {sub: storage.open_db(sub_db_name(entry["cid"], sub), txn, create=True) for sub in sub_dbs(entry["config"])}
                 out.append((entry, dbs))
             return catalog, out
 
@@ -154,16 +154,19 @@ class Database(interface.Database):
         vector_dtype: str = "float32",
         ivf: Any = None,
         vectors_in_ram: bool = False,
+        sparse_vectors: Any = None,
     ) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
         ivf: None, or an IVFConfig (or dict) to partition the codes.
         vectors_in_ram: also keep the vectors in RAM and rerank from there
-        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search)."""
+        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
+        sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
+        user sparse vector beside the dense one, for hybrid search."""
         config = CollectionConfig(
             name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype, ivf=ivf,
-            vectors_in_ram=vectors_in_ram,
+            vectors_in_ram=vectors_in_ram, sparse_vectors=sparse_vectors,
         )
         with self._storage.write_lock:
             self._storage._check_open()
@@ -176,7 +179,7 @@ class Database(interface.Database):
                 cid = int(raw) if raw is not None else 1
                 txn.put(_NEXT_CID, str(cid + 1).encode(), db=self._storage.main_db)
                 txn.put(name.encode(), json.dumps({"cid": cid, "config": config.to_dict()}).encode(), db=catalog)
-                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=True) for sub in SUB_DBS}
+                dbs = {sub: self._storage.open_db(sub_db_name(cid, sub), txn, create=True) for sub in sub_dbs(config)}
                 return cid, dbs
 
             cid, dbs = self._storage.write(create)
@@ -209,7 +212,7 @@ class Database(interface.Database):
                 raise CollectionNotFoundError(f"collection '{name}' does not exist")
 
             def drop(txn):
-                for sub in SUB_DBS:
+                for sub in col._dbs:
                     txn.drop(col._dbs[sub], delete=True)
                 catalog = self._storage.open_db(_CATALOG, txn, create=True)
                 txn.delete(name.encode(), db=catalog)
@@ -222,7 +225,7 @@ class Database(interface.Database):
             except BaseException:
                 col._dropped = False
                 raise
-            for sub in SUB_DBS:
+            for sub in col._dbs:
                 self._storage.forget_db(sub_db_name(col.cid, sub))
             with self._lock:
                 del self._collections[name]

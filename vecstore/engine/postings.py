@@ -74,6 +74,17 @@ class Postings:
         """uint8 (P, row_bytes): each entry's row (IVF: the point's code)."""
         return self.values
 
+    def grow_keys(self, n_keys: int) -> None:
+        """Room for keys [0, n_keys): new keys start empty (an index over a
+        vocabulary grows with the largest term it has seen)."""
+        extra = n_keys - self.n_keys
+        if extra <= 0:
+            return
+        self.starts = np.concatenate([self.starts, np.full(extra, self.top, np.int64)])
+        self.lengths = np.concatenate([self.lengths, np.zeros(extra, np.int64)])
+        self.caps = np.concatenate([self.caps, np.zeros(extra, np.int64)])
+        self.n_keys = n_keys
+
     # -- updates ------------------------------------------------------------------
     def add(
         self, keys: np.ndarray, slots: np.ndarray, weights: np.ndarray | None = None, rows: np.ndarray | None = None

@@ -41,7 +41,9 @@ from ..api import payloads as P
 from ..api import validate as V
 from ..api.filters import normalize_filter
 from ..api.indexes import check_index, check_index_key
+from ..api.fusion import check_fusion
 from ..api.sparse_rows import SparseRows
+from ..api.sparse_vectors import check_sparse_vectors
 from ..errors import DatabaseClosedError, InvalidArgumentError, ResourceExhaustedError, VecstoreError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import convert as C
@@ -222,6 +224,7 @@ class Client(_ClientCore, interface.Database):
         vector_dtype: str = "float32",
         ivf: Any = None,
         vectors_in_ram: bool = False,
+        sparse_vectors: Any = None,
         timeout: float | None = None,
     ) -> "RemoteCollection":
         """Create a collection. quantization: a kind name ("none", "binary",
@@ -229,9 +232,12 @@ class Client(_ClientCore, interface.Database):
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
         ivf: None, or an IVFConfig (or dict) to partition the codes.
         vectors_in_ram: also keep the vectors in RAM and rerank from there
-        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search)."""
+        (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
+        sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
+        user sparse vector beside the dense one, for hybrid search."""
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
-                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram)
+                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
+                                  sparse_vectors=sparse_vectors)
         request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
         response = yield _Call("collections", "CreateCollection", request, timeout)
         return self._collection(response.collection)
@@ -293,7 +299,8 @@ class _CollectionCore(interface.NamedByConfig):
         return self._client._run(plan)
 
     # -- batches ------------------------------------------------------------------
-    def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None, sparse: Any = None) -> "_Batch":
+    def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None, sparse: Any = None,
+                     sparse_vectors: Any = None) -> "_Batch":
         """The engine's own checks, in the engine's order."""
         ids = V.check_ids(ids)
         V.check_unique(ids)
@@ -303,7 +310,8 @@ class _CollectionCore(interface.NamedByConfig):
         encoded = V.check_payloads(payloads, len(ids))
         if self.config.vector_dtype == "float16":
             V.round_to_float16(x)  # only for its checks: the server rounds the float32 rows itself
-        return _Batch(ids, x, encoded, V.check_user_sparse(sparse, len(ids), self.config, what="sparse"))
+        return _Batch(ids, x, encoded, V.check_user_sparse(sparse, len(ids), self.config, what="sparse"),
+                      check_sparse_vectors(sparse_vectors, len(ids), self.config))
 
     def _row_bytes(self, batch: "_Batch") -> np.ndarray:
         sizes = np.full(len(batch.x), 4 * batch.x.shape[1] + _ID_BYTES, dtype=np.int64)
@@ -311,11 +319,14 @@ class _CollectionCore(interface.NamedByConfig):
             sizes += np.fromiter((len(p or b"") + 3 for p in batch.encoded), dtype=np.int64, count=len(batch.encoded))
         if batch.sparse is not None:
             sizes += _sparse_row_bytes(batch.sparse)
+        if batch.sparse_vectors is not None:
+            sizes += _sparse_row_bytes(batch.sparse_vectors)
         return sizes
 
     def _upsert_request(self, batch: "_Batch") -> pb.UpsertRequest:
         return pb.UpsertRequest(collection=self._ref, ids=batch.ids.tolist(), vectors=C.vectors_to_proto(batch.x),
-                                payloads=C.payloads_to_proto(batch.encoded), sparse=C.sparse_to_proto(batch.sparse))
+                                payloads=C.payloads_to_proto(batch.encoded), sparse=C.sparse_to_proto(batch.sparse),
+                                sparse_vectors=C.sparse_to_proto(batch.sparse_vectors))
 
     def _import_requests(self, batches: Iterable[tuple]) -> "_RememberingIterator | _RememberingAsyncIterator":
         """The requests of an import stream, made as gRPC pulls them: from a
@@ -413,15 +424,17 @@ class RemoteCollection(_CollectionCore, interface.Collection):
     # -- writes -------------------------------------------------------------------
     @_blocking
     def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
-               sparse: Any = None, timeout: float | None = None) -> int:
+               sparse: Any = None, sparse_vectors: Any = None, timeout: float | None = None) -> int:
         """Insert or replace points; returns once the batch is durable.
 
         A replaced point takes the new vector and the new payload (None clears
         it). `sparse`: one sparse code per point, required by (and only
         accepted by) collections with SparseQuantization(user_codes=True).
+        `sparse_vectors`: for collections created with sparse_vectors, one
+        user sparse vector (or None) per point, for hybrid search.
         Returns the number of points written.
         """
-        batch = self._check_batch(ids, vectors, payloads, sparse)
+        batch = self._check_batch(ids, vectors, payloads, sparse, sparse_vectors)
         sizes = self._row_bytes(batch)
         if int(sizes.sum()) <= self._client._budget:
             return (yield _Call("points", "Upsert", self._upsert_request(batch), timeout)).written
@@ -533,7 +546,8 @@ class RemoteCollection(_CollectionCore, interface.Collection):
     @_blocking
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               margin: float | None = None, with_payloads: bool = False, with_vectors: bool = False,
+               margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
+               dense_weight: float = 0.5, with_payloads: bool = False, with_vectors: bool = False,
                timeout: float | None = None) -> SearchResult:
         """Top-k per query: coarse scan of RAM codes, then an exact rerank from LMDB.
 
@@ -548,9 +562,22 @@ class RemoteCollection(_CollectionCore, interface.Collection):
         filter: only points matching it are searched; k hits come back
         whenever k points match.
 
+        sparse_query (collections with sparse_vectors): hybrid search, the
+        dense hits fused with exact sparse dot-product hits by `fusion`
+        ("rrf" with rrf_k, or "weighted" with dense_weight; README "Hybrid
+        search"); with queries=None, sparse retrieval alone.
+
         with_payloads / with_vectors: also return the hits' payloads / stored
         vectors (`SearchResult.payloads` / `.vectors`, see SearchResult).
         """
+        if sparse_query is not None or queries is None:
+            from .hybrid_client import search_plan  # here: it builds on this module's helpers
+            return (yield from search_plan(
+                self, queries, k, filter=filter, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+                sparse_queries=sparse_queries, margin=margin, sparse_query=sparse_query, fusion=fusion,
+                rrf_k=rrf_k, dense_weight=dense_weight, with_payloads=with_payloads, with_vectors=with_vectors,
+                timeout=timeout))
+        check_fusion(fusion, rrf_k, dense_weight)
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         V.check_norms(q, self.config.metric, what="query")
         k = V.check_k(k)
@@ -700,10 +727,11 @@ class _Batch(NamedTuple):
     x: np.ndarray
     encoded: list[bytes | None] | None
     sparse: SparseRows | None
+    sparse_vectors: SparseRows | None = None  # hybrid search's, an empty row for a point without one
 
     def part(self, lo: int, hi: int) -> "_Batch":
         return _Batch(self.ids[lo:hi], self.x[lo:hi], None if self.encoded is None else self.encoded[lo:hi],
-                      _rows_part(self.sparse, lo, hi))
+                      _rows_part(self.sparse, lo, hi), _rows_part(self.sparse_vectors, lo, hi))
 
 
 def _rows_part(rows: SparseRows | None, lo: int, hi: int) -> SparseRows | None:

@@ -155,6 +155,9 @@ def config_to_proto(config: CollectionConfig) -> pb.CollectionConfig:
     if config.ivf is not None:
         msg.ivf.SetInParent()  # present even when every field keeps its default
         _fill(msg.ivf, config.ivf.to_dict())
+    if config.sparse_vectors is not None:
+        msg.sparse_vectors.SetInParent()
+        _fill(msg.sparse_vectors, config.sparse_vectors.to_dict())
     return msg
 
 
@@ -181,6 +184,7 @@ def config_from_proto(msg: pb.CollectionConfig) -> dict[str, Any]:
         "vector_dtype": dtype_from_proto(msg.vector_dtype),
         "ivf": IVFConfig.from_dict(_read(msg.ivf)) if msg.HasField("ivf") else None,
         "vectors_in_ram": msg.vectors_in_ram,
+        "sparse_vectors": _read(msg.sparse_vectors) if msg.HasField("sparse_vectors") else None,
     }
 
 
@@ -328,6 +332,22 @@ def sparse_from_proto(msg: pb.SparseCodes, what: str) -> list[Any]:
 def optional_sparse(request: Message, field: str) -> list[Any] | None:
     """A request's sparse codes field as the engine takes it: None when unset."""
     return sparse_from_proto(getattr(request, field), field) if request.HasField(field) else None
+
+
+def sparse_only(request: pb.SearchRequest) -> bool:
+    """A SearchRequest for sparse retrieval alone: a sparse_query and no queries."""
+    return not request.HasField("queries") and request.HasField("sparse_query")
+
+
+def hybrid_args(request: pb.SearchRequest) -> dict[str, Any]:
+    """A SearchRequest's hybrid search fields as engine keywords (unset: left out, the engine's defaults)."""
+    out: dict[str, Any] = {}
+    if request.HasField("sparse_query"):
+        out["sparse_query"] = sparse_from_proto(request.sparse_query, "sparse_query")
+    for name in ("fusion", "rrf_k", "dense_weight"):
+        if request.HasField(name):
+            out[name] = getattr(request, name)
+    return out
 
 
 # -- filters ------------------------------------------------------------------------

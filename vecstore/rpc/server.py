@@ -218,6 +218,10 @@ class SearchLimits:
     def check(self, request: pb.SearchRequest) -> None:
         dim = request.queries.dim
         nq = len(request.queries.data) // (4 * dim) if dim else 0
+        if C.sparse_only(request):  # sparse retrieval alone: one query per sparse vector
+            nq = len(request.sparse_query.lengths)
+        # a sparse-only search has no dim here, so its vectors are not counted: the
+        # answer's own size check after the search still refuses one too big
         self.check_size(nq, request.k, dim if request.with_vectors else 0)
 
     def check_size(self, nq: int, k: int, vector_dim: int = 0) -> None:
@@ -250,7 +254,8 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         vectors = C.vectors_from_proto(request.vectors)
         payloads = C.payloads_from_proto(request.payloads)
-        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"))
+        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"),
+                          sparse_vectors=C.optional_sparse(request, "sparse_vectors"))
 
     @_rpc
     def Upsert(self, request, context):
@@ -298,7 +303,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         self._limits.check(request)  # before anything is decoded or scanned
         col = self._collection(request.collection)
         result = col.search(
-            C.vectors_from_proto(request.queries, "queries"),
+            None if C.sparse_only(request) else C.vectors_from_proto(request.queries, "queries"),
             k=request.k,
             filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
@@ -306,6 +311,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
             nprobe=request.nprobe if request.HasField("nprobe") else None,
             sparse_queries=C.optional_sparse(request, "sparse_queries"),
             margin=request.margin if request.HasField("margin") else None,
+            **C.hybrid_args(request),
             with_payloads=request.with_payloads,
             with_vectors=request.with_vectors,
         )
@@ -332,7 +338,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         """The response; with payloads (whose size no check before the search
         can know) refused when over the message limit, so the client splits."""
         msg = C.search_result_to_proto(result)
-        size = msg.ByteSize() if result.payloads is not None else 0
+        size = msg.ByteSize() if result.payloads is not None or result.vectors is not None else 0
         if size > self._limits.max_message_bytes:
             raise ResourceExhaustedError(
                 f"the answer with payloads takes {size} bytes, above this server's "

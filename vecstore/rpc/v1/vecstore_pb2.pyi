@@ -193,7 +193,7 @@ class IVFConfig(_message.Message):
     def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram")
+    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram", "sparse_vectors")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +201,7 @@ class CollectionConfig(_message.Message):
     VECTOR_DTYPE_FIELD_NUMBER: _ClassVar[int]
     IVF_FIELD_NUMBER: _ClassVar[int]
     VECTORS_IN_RAM_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     name: str
     dim: int
     metric: Metric
@@ -208,7 +209,14 @@ class CollectionConfig(_message.Message):
     vector_dtype: VectorDtype
     ivf: IVFConfig
     vectors_in_ram: bool
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ..., vectors_in_ram: _Optional[bool] = ...) -> None: ...
+    sparse_vectors: SparseVectorsConfig
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ..., vectors_in_ram: _Optional[bool] = ..., sparse_vectors: _Optional[_Union[SparseVectorsConfig, _Mapping]] = ...) -> None: ...
+
+class SparseVectorsConfig(_message.Message):
+    __slots__ = ("vocab_size",)
+    VOCAB_SIZE_FIELD_NUMBER: _ClassVar[int]
+    vocab_size: int
+    def __init__(self, vocab_size: _Optional[int] = ...) -> None: ...
 
 class CollectionRef(_message.Message):
     __slots__ = ("name", "collection_id")
@@ -429,18 +437,20 @@ class ListPayloadIndexesResponse(_message.Message):
     def __init__(self, indexes: _Optional[_Iterable[_Union[PayloadIndex, _Mapping]]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "ids", "vectors", "payloads", "sparse")
+    __slots__ = ("collection", "ids", "vectors", "payloads", "sparse", "sparse_vectors")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     SPARSE_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     sparse: SparseCodes
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., sparse: _Optional[_Union[SparseCodes, _Mapping]] = ...) -> None: ...
+    sparse_vectors: SparseCodes
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., sparse: _Optional[_Union[SparseCodes, _Mapping]] = ..., sparse_vectors: _Optional[_Union[SparseCodes, _Mapping]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
     __slots__ = ("written",)
@@ -503,7 +513,7 @@ class CountResponse(_message.Message):
     def __init__(self, count: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter", "nprobe", "sparse_queries", "margin", "with_payloads", "with_vectors")
+    __slots__ = ("collection", "queries", "k", "oversampling", "rescore", "filter", "nprobe", "sparse_queries", "margin", "with_payloads", "with_vectors", "sparse_query", "fusion", "rrf_k", "dense_weight")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -515,6 +525,10 @@ class SearchRequest(_message.Message):
     MARGIN_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SPARSE_QUERY_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
+    RRF_K_FIELD_NUMBER: _ClassVar[int]
+    DENSE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     queries: Vectors
     k: int
@@ -526,7 +540,11 @@ class SearchRequest(_message.Message):
     margin: float
     with_payloads: bool
     with_vectors: bool
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+    sparse_query: SparseCodes
+    fusion: str
+    rrf_k: float
+    dense_weight: float
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., sparse_query: _Optional[_Union[SparseCodes, _Mapping]] = ..., fusion: _Optional[str] = ..., rrf_k: _Optional[float] = ..., dense_weight: _Optional[float] = ...) -> None: ...
 
 class SearchByIdRequest(_message.Message):
     __slots__ = ("collection", "ids", "k", "oversampling", "rescore", "filter", "nprobe", "margin", "with_payloads", "with_vectors")
