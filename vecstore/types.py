@@ -17,10 +17,14 @@ class SearchResult:
     Scores are similarities for cosine and dot (higher is better) and
     Euclidean distances for l2 (lower is better). With rescore=False they are
     code-space estimates, documented as approximate.
+
+    partial is True when some shard of a cluster collection had no live
+    replica: the hits are the best of the shards that answered.
     """
 
     ids: np.ndarray
     scores: np.ndarray
+    partial: bool = False
 
     def __len__(self) -> int:
         return len(self.ids)
