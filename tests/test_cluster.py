@@ -53,7 +53,8 @@ def router_dir(tmp_path_factory):
 
 @pytest.fixture
 def cdb(ray_cluster, router_dir):
-    db = vecstore.cluster("ignored: Ray is initialised", router_dir, node_resources=NODES, read_timeout=5.0)
+    # a first search in a fresh actor process may compile kernels: a generous deadline
+    db = vecstore.cluster("ignored: Ray is initialised", router_dir, node_resources=NODES, read_timeout=120.0)
     yield db
     db.close()
 
@@ -127,14 +128,26 @@ def test_scripted_session_matches_embedded(cdb, tmp_path, kind, metric):
         local = operations(db, kind, metric)
     sharded = operations(Sharded(cdb, shards=3), kind, metric)
     assert local.keys() == sharded.keys()
-    # code-space scores (rescore=False) come from each shard's own codec: approximate by contract
-    skip = {"info", "search_coarse"} if kind == "binary" else {"info"}
-    for key in local.keys() - skip:
+    for key in local.keys() - {"info"}:
+        if kind == "binary" and key.startswith("search") and key != "search_small":
+            # each shard keeps its own top k x oversampling candidates (a superset of the
+            # unsharded ones) and reranks exactly: every rank is as good or better
+            if key != "search_coarse":  # code-space scores of each shard's own codec: not comparable
+                assert_at_least_as_good(sharded[key], local[key], metric, key)
+            continue
         assert_same(local[key], sharded[key], key)
     assert not sharded["search"].partial
     info = sharded["info"]
     assert info.count == local["info"].count and info.extra["shards"] == 3
     assert local["err_dim"][0] is vecstore.DimensionMismatchError
+
+
+def assert_at_least_as_good(got, want, metric, key=""):
+    assert got.ids.shape == want.ids.shape, key
+    np.testing.assert_array_equal(got.ids >= 0, want.ids >= 0, err_msg=key)
+    g, w = np.nan_to_num(got.scores, nan=0.0), np.nan_to_num(want.scores, nan=0.0)
+    better = g <= w + 1e-5 if metric == "l2" else g >= w - 1e-5
+    assert better.all(), key
 
 
 KINDS = {
@@ -147,24 +160,32 @@ KINDS = {
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_search_matches_unsharded_for_each_quantization(cdb, tmp_path, kind):
+    """Each kind over 3 shards: where one unsharded collection of that kind is
+    exact the sharded one returns the same ids; with few candidates it is never
+    worse (each shard reranks its own k x oversampling candidates exactly, a
+    superset of the unsharded candidates when the codes do not depend on the
+    shard's training sample)."""
     data = clustered(1500, 32, nq=16, seed=5)
     filt = {"g": {"$lt": 5}}
     payloads = [{"g": int(i % 10)} for i in range(1500)]
+    calls = [dict(k=10, oversampling=60), dict(k=10, oversampling=60, filter=filt), dict(k=10, oversampling=2)]
     with vecstore.open(tmp_path / "one") as db:
         one = db.create_collection("q", dim=32, quantization=KINDS[kind])
         one.upsert(data.ids, data.xb, payloads)
-        want = [one.search(data.xq, k=10, oversampling=20), one.search(data.xq, k=10, oversampling=20, filter=filt),
-                one.search(data.xq[:3], k=5, oversampling=20)]
+        want = [one.search(data.xq, **kw) for kw in calls]
     col = cdb.create_collection(f"q_{kind}", dim=32, quantization=KINDS[kind], shards=3)
     try:
         for lo in range(0, 1500, 500):
             col.upsert(data.ids[lo:lo + 500], data.xb[lo:lo + 500], payloads[lo:lo + 500])
         assert col.info().trained
-        got = [col.search(data.xq, k=10, oversampling=20), col.search(data.xq, k=10, oversampling=20, filter=filt),
-               col.search(data.xq[:3], k=5, oversampling=20)]
-        for w, g in zip(want, got):
+        got = [col.search(data.xq, **kw) for kw in calls]
+        np.testing.assert_array_equal(want[0].ids, data.ground_truth(10))  # the unsharded one is exact here
+        for w, g in zip(want[:2], got[:2]):
             np.testing.assert_array_equal(w.ids, g.ids)
             np.testing.assert_allclose(w.scores, g.scores, rtol=1e-5, atol=1e-5)
+        if kind != "pq":  # pq codebooks learnt per shard differ: the shards' candidates are no superset
+            assert_at_least_as_good(got[2], want[2], "cosine")
+        assert not any(g.partial for g in got)
     finally:
         cdb.drop_collection(f"q_{kind}")
 
@@ -237,6 +258,9 @@ def test_node_loss_replicas_serve_then_partial_then_full(ray_cluster, cdb):
         for col in (two, one):
             col.upsert(data.ids, data.xb)
         truth = data.ground_truth(10)
+        for col in (two, one):  # warm: kernels compiled in every replica
+            np.testing.assert_array_equal(col.search(data.xq, k=10).ids, truth)
+        cdb.read_timeout = 3.0  # the deadline after which a shard counts as down
         cluster.remove_node(nodes[2])
         got = two.search(data.xq, k=10)
         assert not got.partial
@@ -257,5 +281,6 @@ def test_node_loss_replicas_serve_then_partial_then_full(ray_cluster, cdb):
         np.testing.assert_array_equal(full.ids, truth)
         assert one.count() == 900
     finally:
+        cdb.read_timeout = 120.0
         cdb.drop_collection("two")
         cdb.drop_collection("one")
