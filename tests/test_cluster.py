@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
 
+import shutil
 import signal
 import threading
 import time
@@ -217,6 +218,40 @@ def test_sigkill_during_ingest_loses_nothing_acknowledged(cdb):
         np.testing.assert_array_equal(col.search(data.xq, k=10, oversampling=50).ids, truth)
     finally:
         cdb.drop_collection("kill")
+
+
+def test_restart_on_empty_disk_is_quarantined(cdb):
+    """A shard restarted over an empty directory (a lost disk) has no identity
+    file: it is quarantined, and searches say partial instead of answering
+    from an empty shard; writes to it are refused, not acknowledged."""
+    data = clustered(400, 16, nq=3, seed=8)
+    col = cdb.create_collection("lost", dim=16, quantization="none", shards=2)
+    try:
+        col.upsert(data.ids, data.xb)
+        status = ray.get(col._actors[1][0].status.remote())
+        shutil.rmtree(status["directory"])
+        os.kill(status["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = ray.get(col._actors[1][0].status.remote(), timeout=10)
+                if status["state"] == "quarantined":
+                    break
+            except ray.exceptions.RayActorError:
+                pass
+            assert time.monotonic() < deadline, "the shard did not come back"
+            time.sleep(0.2)
+        assert "no shard identity" in status["reason"] and status["count"] is None
+        assert not os.path.exists(status["directory"])  # nothing was recreated there
+        result = col.search(data.xq, k=5)
+        assert result.partial and (result.ids >= 0).all()  # shard 0's hits, marked partial
+        with pytest.raises(vecstore.UnavailableError):
+            col.count()
+        on_lost = data.ids[routing.shard_of(data.ids, col._map) == 1][:3]
+        with pytest.raises(vecstore.UnavailableError):
+            col.upsert(on_lost, data.xb[:3])
+    finally:
+        cdb.drop_collection("lost")
 
 
 def test_router_restart_finds_collections_and_actors(ray_cluster, tmp_path):

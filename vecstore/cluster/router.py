@@ -52,6 +52,16 @@ class _Down(Exception):
     """A replica answered that it must not serve (quarantined)."""
 
 
+def _fetch(ref: Any, timeout: float) -> Any:
+    """A replica's answer: its result, its VecstoreError raised, _Down, or a
+    Ray error about the replica itself."""
+    try:
+        reply = ray.get(ref, timeout=max(0.0, timeout))
+    except ray.exceptions.RayTaskError as exc:  # a bug, not bad input: never a raw remote traceback
+        raise InternalError(f"a shard replica failed: {type(exc.cause).__name__}: {exc.cause}") from None
+    return _result(reply)
+
+
 def _result(reply: tuple[str, Any]) -> Any:
     state, value = reply
     if state == "ok":
@@ -107,12 +117,12 @@ class ClusterCollection(interface.Collection):
             retry = {}
             for (s, r), ref in pending.items():
                 try:
-                    answers[(s, r)] = _result(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+                    answers[(s, r)] = _fetch(ref, deadline - time.monotonic())
                 except (_Down, *_REPLICA_ERRORS) as exc:
-                    if time.monotonic() >= deadline:
+                    if isinstance(exc, _Down) or time.monotonic() >= deadline:
                         raise UnavailableError(
-                            f"collection '{self.name}': shard {s} replica {r} did not commit within "
-                            f"{self._database.write_timeout}s ({type(exc).__name__}: {exc}); the write may "
+                            f"collection '{self.name}': shard {s} replica {r} did not commit ({type(exc).__name__}: "
+                            f"{exc}; write_timeout {self._database.write_timeout}s); the write may "
                             f"be applied on other replicas: repeat it (writes are idempotent)") from None
                     retry[(s, r)] = calls[s]
             if retry:
@@ -130,22 +140,27 @@ class ClusterCollection(interface.Collection):
         deadline = time.monotonic() + self._database.read_timeout
         start = next(self._turn)
         tries = {s: 0 for s in calls}
+        down: dict[int, set[int]] = {s: set() for s in calls}  # replicas that answered "quarantined"
         pending = {s: self._actors[s][start % self._replicas].call.remote(*calls[s]) for s in calls}
         answers: dict[int, Any] = {}
         while pending:
             retry = {}
             for s, ref in pending.items():
+                replica = (start + tries[s]) % self._replicas
                 try:
-                    answers[s] = _result(ray.get(ref, timeout=max(0.0, deadline - time.monotonic())))
+                    answers[s] = _fetch(ref, deadline - time.monotonic())
                 except (_Down, *_REPLICA_ERRORS) as exc:
-                    if time.monotonic() >= deadline:
+                    if isinstance(exc, _Down):
+                        down[s].add(replica)
+                    # waiting helps a restarting replica, never a quarantined one
+                    if time.monotonic() >= deadline or len(down[s]) == self._replicas:
                         if partial_ok:
-                            log.warning("collection '%s': no live replica of shard %d (%s): answer is partial",
-                                        self.name, s, type(exc).__name__)
+                            log.warning("collection '%s': no live replica of shard %d (%s: %s): answer is partial",
+                                        self.name, s, type(exc).__name__, exc)
                             continue
                         raise UnavailableError(
                             f"collection '{self.name}': no live replica of shard {s} within "
-                            f"{self._database.read_timeout}s ({type(exc).__name__})") from None
+                            f"{self._database.read_timeout}s ({type(exc).__name__}: {exc})") from None
                     tries[s] += 1
                     retry[s] = calls[s]
             if retry:
