@@ -275,6 +275,15 @@ def test_router_restart_finds_collections_and_actors(ray_cluster, tmp_path):
         np.testing.assert_array_equal(before.ids, after.ids)
         states = col.info().extra["shard_replicas"]
         assert len(states) == 6 and {s["state"] for s in states} == {"serving"}
+        # actors gone for good (a Ray cluster restarted): the router starts them again on their disks
+        for row in col._actors:
+            for actor in row:
+                ray.kill(actor, no_restart=True)
+        db.close()
+        db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+        col = db.get_collection("keep")
+        assert col.count() == 600 and col.payload_indexes() == {"g": "integer"}
+        np.testing.assert_array_equal(before.ids, col.search(data.xq, k=7).ids)
     finally:
         db.drop_collection("keep")
         db.close()

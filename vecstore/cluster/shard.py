@@ -102,6 +102,10 @@ class ShardReplica:
 
 
 def _reconstructed() -> bool:
+    import warnings
+
     import ray
 
-    return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+    with warnings.catch_warnings():  # Ray 2.60 warns about its own use of actor_id in here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
