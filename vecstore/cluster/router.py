@@ -32,8 +32,8 @@ from ..errors import (
     DatabaseClosedError,
     InternalError,
     InvalidConfigError,
+    InvalidVectorError,
     UnavailableError,
-    VecstoreError,
 )
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from . import routing
@@ -181,6 +181,8 @@ class ClusterCollection(interface.Collection):
     def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
                sparse: Any = None) -> int:
         self._check_usable()
+        if payloads is not None and not isinstance(payloads, (list, tuple)):
+            payloads = list(payloads)  # indexed per shard below
         ids = V.check_ids(ids)
         V.check_unique(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
@@ -189,7 +191,6 @@ class ClusterCollection(interface.Collection):
         V.check_payloads(payloads, len(ids))
         if self.metric == "cosine" and not np.all(np.any(x != 0, axis=1)):
             row = int(np.flatnonzero(~np.any(x != 0, axis=1))[0])
-            from ..errors import InvalidVectorError
             raise InvalidVectorError(f"vector {row} is all zeros: cosine similarity needs a non-zero vector")
         V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
         calls = {}
