@@ -73,17 +73,38 @@ def test_slow_reads_switch_to_threads_when_no_leaf_page_is_found(tmp_path, monke
 
 
 def test_cold_and_warm_follow_the_average_with_hysteresis(tmp_path):
+    # the policy alone, on given timings: real gets on a busy machine vary too much
     db, _, reader, _ = reader_of(tmp_path)
-    keys = id_keys(np.arange(0, 200, 3))
     reader.get_us = COLD_GET_US - 1  # slow-ish gets, not yet slow enough to switch
-    reader.get(keys)
+    reader.observe((COLD_GET_US - 1) * 1e-6)
     assert not reader.cold
+    reader.observe(COLD_GET_US * 100 * 1e-6)  # one batch that waited on the disk
+    assert reader.cold
+    reader.observe(1e-6)
+    assert reader.cold  # one fast batch does not switch back at once
+    reader.observe((WARM_GET_US + COLD_GET_US) / 2 * 1e-6)
+    for _ in range(60):  # between the marks: stays cold
+        reader.observe((WARM_GET_US + COLD_GET_US) / 2 * 1e-6)
+    assert reader.cold
+    for _ in range(60):  # cached pages bring the average below the lower mark
+        reader.observe(1e-6)
+    assert not reader.cold and reader.get_us < WARM_GET_US
+    for _ in range(60):  # and between the marks again: stays warm
+        reader.observe((WARM_GET_US + COLD_GET_US) / 2 * 1e-6)
+    assert not reader.cold
+    db.close()
+
+
+def test_the_reader_feeds_its_measured_gets_to_the_policy(tmp_path, monkeypatch):
+    db, _, reader, _ = reader_of(tmp_path)
+    seen = []
+    monkeypatch.setattr(reader, "observe", seen.append)
+    keys = id_keys(np.arange(0, 200, 3))
+    reader.get(keys)
     cold(reader)
     reader.get(keys)
-    assert reader.cold  # one fast batch does not switch back at once
-    for _ in range(60):  # cached pages bring the average below the lower mark
-        reader.get(keys)
-    assert not reader.cold and reader.get_us < WARM_GET_US
+    reader.get([])  # no keys: nothing measured
+    assert len(seen) == 2 and all(0 < t < 1 for t in seen)
     db.close()
 
 

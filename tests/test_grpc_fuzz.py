@@ -90,6 +90,7 @@ def exercise_every_rpc(client, rng: np.random.Generator) -> None:
     col.get([1, 2])
     col.count(filter={"n": {"$gte": 3}})
     col.search(x[:2], k=3, filter={"tag": "a"})
+    col.search_by_id([4, 5], k=3)
     col.scroll(limit=5, after=2)
     col.set_payload([1], {"extra": 1.5})
     col.overwrite_payload([2], {"tag": "b"})

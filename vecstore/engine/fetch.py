@@ -47,9 +47,14 @@ class ValueReader:
             got = self._read(keys)
         raw, found, per_get = got
         if keys:
-            self.get_us += _EMA_WEIGHT * (per_get * 1e6 - self.get_us)
-            self.cold = self.get_us > (WARM_GET_US if self.cold else COLD_GET_US)
+            self.observe(per_get)
         return raw, found
+
+    def observe(self, per_get: float) -> None:
+        """Fold one batch's seconds per get into the average; switch modes with
+        hysteresis (cold above COLD_GET_US, warm again only below WARM_GET_US)."""
+        self.get_us += _EMA_WEIGHT * (per_get * 1e6 - self.get_us)
+        self.cold = self.get_us > (WARM_GET_US if self.cold else COLD_GET_US)
 
     def _read_shared(self, pool, keys: Sequence[bytes]) -> tuple[bytes, np.ndarray | None, float]:
         """`_read` spread over the pool's threads by work sharing: each takes the
