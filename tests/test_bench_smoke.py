@@ -5,6 +5,7 @@ installed system ran, that recall is computed right, that a missing peer is
 reported, and that the report and the plot are written.
 """
 import json
+import math
 
 import numpy as np
 import pytest
@@ -44,11 +45,11 @@ def test_every_installed_system_runs(smoke):
     ran = {p["system"] for p in out["points"]}
     assert any(s.startswith("vecstore binary") for s in ran)
     assert "faiss HNSW32,Flat" in ran  # faiss is a runtime dependency: always present
-    for p in out["points"]:
+    figures = ("qps_single", "qps_batch", "p50_ms", "p99_ms", "ram_bpv")
+    for p in out["points"]:  # every row carries every figure, measured (not a placeholder)
         assert 0.0 <= p["recall"] <= 1.0
-        assert p["qps_single"] > 0 and p["qps_batch"] > 0
-        assert p["p99_ms"] >= p["p50_ms"] > 0
-        assert p["ram_bpv"] > 0
+        assert all(math.isfinite(p[f]) and p[f] > 0 for f in figures), p
+        assert p["p99_ms"] >= p["p50_ms"]
 
 
 def test_built_indexes_are_removed(smoke):
