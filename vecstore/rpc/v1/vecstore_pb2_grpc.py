@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class CollectionsStub:
-    """Create, inspect and drop collections.
+    """Create, inspect and drop collections. Each RPC's "Errors:" are those it
+    may return beyond the ones every call may (file comment, "Errors"), as
+    status / vecstore-error-code.
     """
 
     def __init__(self, channel):
@@ -88,68 +90,91 @@ class CollectionsStub:
 
 
 class CollectionsServicer:
-    """Create, inspect and drop collections.
+    """Create, inspect and drop collections. Each RPC's "Errors:" are those it
+    may return beyond the ones every call may (file comment, "Errors"), as
+    status / vecstore-error-code.
     """
 
     def CreateCollection(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Make an empty collection. Writes.
+        Errors: INVALID_ARGUMENT / INVALID_CONFIG (dim out of range, metric or
+        quantization unset, a parameter out of range), INVALID_NAME;
+        ALREADY_EXISTS / COLLECTION_EXISTS (the name is taken).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCollection(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The config and collection_id of a collection by name.
+        Errors: NOT_FOUND / COLLECTION_NOT_FOUND, INVALID_ARGUMENT / INVALID_NAME.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCollections(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every collection's name. Errors: none of its own.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DropCollection(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Delete a collection and all its points in one transaction. Writes.
+        Errors: NOT_FOUND / COLLECTION_NOT_FOUND, INVALID_ARGUMENT / INVALID_NAME.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetCollectionInfo(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Count, training state and sizes. Errors: NOT_FOUND / COLLECTION_NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def OptimizeCollection(self, request, context):
-        """Learn the codec again from the current vectors and re-encode them all.
+        """Learn the codec (and IVF centroids) again from the current vectors and
+        re-encode them all; searches and writes go on meanwhile and the new codes
+        replace the old in one step. Returns when done: give it a long deadline.
+        Writes. Errors: NOT_FOUND / COLLECTION_NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreatePayloadIndex(self, request, context):
-        """Index a payload key in RAM; declaring it again with another kind replaces it.
+        """Index a payload key in RAM; declaring it again with another kind replaces
+        it. Writes. Errors: INVALID_ARGUMENT / INVALID_CONFIG (kind unset, key
+        empty or over 256 characters).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DropPayloadIndex(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Forget a payload index (filters on the key still work, reading payloads).
+        Writes. Errors: NOT_FOUND / COLLECTION_NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListPayloadIndexes(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Errors: NOT_FOUND / COLLECTION_NOT_FOUND.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateSnapshot(self, request, context):
         """Write a consistent copy of the whole database into the server's snapshot
-        directory (`vecstore serve --snapshot-dir`) while writes go on.
+        directory (`vecstore serve --snapshot-dir`) while writes go on. Writes
+        (to the server's disk). Errors: FAILED_PRECONDITION / FAILED_PRECONDITION
+        (the server has no --snapshot-dir); INVALID_ARGUMENT / INVALID_NAME;
+        ALREADY_EXISTS / ALREADY_EXISTS (a snapshot of that name exists).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,7 +242,9 @@ def add_CollectionsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Collections:
-    """Create, inspect and drop collections.
+    """Create, inspect and drop collections. Each RPC's "Errors:" are those it
+    may return beyond the ones every call may (file comment, "Errors"), as
+    status / vecstore-error-code.
     """
 
     @staticmethod
@@ -492,7 +519,10 @@ class Collections:
 
 
 class PointsStub:
-    """Write, read and search the points of one collection.
+    """Write, read and search the points of one collection. Every request names
+    it in `collection` (required), so every RPC here may also get NOT_FOUND /
+    COLLECTION_NOT_FOUND and INVALID_ARGUMENT / INVALID_NAME; "Errors:" lists
+    the rest beyond the ones every call may (file comment, "Errors").
     """
 
     def __init__(self, channel):
@@ -559,11 +589,19 @@ class PointsStub:
 
 
 class PointsServicer:
-    """Write, read and search the points of one collection.
+    """Write, read and search the points of one collection. Every request names
+    it in `collection` (required), so every RPC here may also get NOT_FOUND /
+    COLLECTION_NOT_FOUND and INVALID_ARGUMENT / INVALID_NAME; "Errors:" lists
+    the rest beyond the ones every call may (file comment, "Errors").
     """
 
     def Upsert(self, request, context):
-        """One batch, written in one durable transaction: all or nothing.
+        """Insert or replace points: one batch, written in one durable transaction
+        (all or nothing), visible to searches once the call returns. Writes.
+        Errors: INVALID_ARGUMENT / EMPTY_BATCH (no ids), INVALID_ID (negative,
+        or repeated in the batch), LENGTH_MISMATCH (rows, payloads or sparse
+        codes not one per id), DIMENSION_MISMATCH, INVALID_VECTOR (NaN, Inf, a
+        zero row under cosine, a ragged `data`), INVALID_PAYLOAD, INVALID_SPARSE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -571,39 +609,58 @@ class PointsServicer:
 
     def UpsertStream(self, request_iterator, context):
         """Bulk import: every message is its own batch, committed in order as it
-        arrives. On an error the stream fails and the batches before it stay.
+        arrives. On an error the stream fails with that batch's error (its
+        message says how many messages and points were written before it) and
+        the batches before it stay. Writes. Errors: as Upsert.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Get(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Read points by id. Errors: INVALID_ARGUMENT / INVALID_ID.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Delete(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Delete points by ids or by filter, in one transaction. Writes.
+        Errors: INVALID_ARGUMENT / INVALID_ID, INVALID_FILTER, INVALID_QUERY
+        (ids and a filter together).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Count(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Points in the collection, or matching a filter.
+        Errors: INVALID_ARGUMENT / INVALID_FILTER.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Search(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """k nearest neighbours of each query (dense, sparse user codes, or hybrid).
+        Errors: INVALID_ARGUMENT / EMPTY_BATCH (no queries), DIMENSION_MISMATCH,
+        INVALID_VECTOR, INVALID_QUERY (k, oversampling, nprobe, margin, fusion,
+        rrf_k, dense_weight out of range or not applicable to the collection; an
+        engine limit such as nq x k), INVALID_FILTER, INVALID_SPARSE (sparse
+        input malformed, missing where needed or given where not),
+        LENGTH_MISMATCH (sparse codes not one per query); RESOURCE_EXHAUSTED /
+        RESOURCE_EXHAUSTED (over this server's --max-search-* flags, or an answer
+        above the message size: split the queries).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SearchById(self, request, context):
         """"More like these": stored points as the queries, each point left out of
-        its own hits. An unknown id fails the call (NOT_FOUND / POINT_NOT_FOUND).
+        its own hits. Errors: NOT_FOUND / POINT_NOT_FOUND (an id that does not
+        exist fails the whole call); otherwise as Search, with INVALID_ID for
+        negative ids and EMPTY_BATCH for none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -611,6 +668,7 @@ class PointsServicer:
 
     def Scroll(self, request, context):
         """Pages of points in id order, optionally filtered.
+        Errors: INVALID_ARGUMENT / INVALID_QUERY (limit, after), INVALID_FILTER.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -618,7 +676,9 @@ class PointsServicer:
 
     def SetPayload(self, request, context):
         """Payload edits; vectors are untouched, unknown ids ignored. Each call is
-        one durable transaction.
+        one durable transaction. Writes. Errors: INVALID_ARGUMENT / INVALID_ID,
+        INVALID_PAYLOAD (not a JSON object, too large or deep; SetPayload: empty;
+        DeletePayloadKeys: no keys, or a key empty or over 256 characters).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -703,7 +763,10 @@ def add_PointsServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class Points:
-    """Write, read and search the points of one collection.
+    """Write, read and search the points of one collection. Every request names
+    it in `collection` (required), so every RPC here may also get NOT_FOUND /
+    COLLECTION_NOT_FOUND and INVALID_ARGUMENT / INVALID_NAME; "Errors:" lists
+    the rest beyond the ones every call may (file comment, "Errors").
     """
 
     @staticmethod
