@@ -58,7 +58,7 @@ BAD_SEARCHES = [
     ("query dim", dict(queries=np.ones((2, 9))), E.DimensionMismatchError, "query dim 9"),
     ("query nan", dict(queries=np.full((1, 8), np.nan)), E.InvalidVectorError, "NaN"),
     ("query zero", dict(queries=np.zeros(8)), E.InvalidVectorError, "all zeros"),
-    ("no queries", dict(queries=np.zeros((0, 8))), E.EmptyBatchError, "no query"),
+    ("no queries", dict(queries=np.zeros((0, 8))), E.EmptyBatchError, "no queries given"),
 ]
 
 

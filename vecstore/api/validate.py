@@ -74,18 +74,19 @@ def check_unique(ids: np.ndarray) -> None:
 
 def check_vectors(vectors: Any, dim: int, *, what: str = "vector", collection: str = "") -> np.ndarray:
     """float32 C-contiguous (n, dim), finite. A single (dim,) vector becomes (1, dim)."""
+    whats = what[:-1] + "ies" if what.endswith("y") else what + "s"  # "queries", "vectors"
     try:
         arr = np.asarray(vectors)
     except Exception as exc:
-        raise InvalidVectorError(f"{what}s must be a numeric (n, {dim}) array: {exc}") from None
+        raise InvalidVectorError(f"{whats} must be a numeric (n, {dim}) array: {exc}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise InvalidVectorError(f"{what}s must be numeric, got dtype {arr.dtype}")
+        raise InvalidVectorError(f"{whats} must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2:
-        raise InvalidVectorError(f"{what}s must be 2-d (n, {dim}), got shape {arr.shape}")
+        raise InvalidVectorError(f"{whats} must be 2-d (n, {dim}), got shape {arr.shape}")
     if arr.shape[0] == 0:
-        raise EmptyBatchError(f"no {what}s given: expected at least one")
+        raise EmptyBatchError(f"no {whats} given: expected at least one")
     if arr.shape[1] != dim:
         where = f"collection '{collection}' expects" if collection else "expected"
         raise DimensionMismatchError(f"{what} dim {arr.shape[1]}, {where} {dim}")
