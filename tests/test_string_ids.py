@@ -507,3 +507,23 @@ def test_cli_str_ids(tmp_path, capsys, mode):
     else:
         with serving(tmp_path / "served") as address:
             session("--server", address)
+
+
+def test_hits_deleted_before_naming_are_dropped(engine_db):
+    """A hit whose point goes between the search and the naming of its hits
+    leaves its row; the rest move up, with their scores, payloads and vectors."""
+    from vecstore.types import SearchResult
+
+    col = engine_db.create_collection("s", dim=2, id_type="str", quantization="none")
+    col.upsert(["a", "b", "c"], np.eye(3, 2) + 0.5)  # internal ids 0, 1, 2
+    col.delete(["b"])
+    internal = SearchResult(ids=np.array([[1, 0, 2], [2, -1, -1]]),
+                            scores=np.array([[0.9, 0.8, 0.7], [0.6, np.nan, np.nan]], np.float32),
+                            payloads=[[{"p": 1}, {"p": 0}, {"p": 2}], [{"p": 2}, None, None]],
+                            vectors=np.arange(18, dtype=np.float32).reshape(2, 3, 3))
+    named = col._ids.hits(internal)
+    assert named.ids.tolist() == [["a", "c", None], ["c", None, None]]
+    np.testing.assert_array_equal(named.scores, np.array([[0.8, 0.7, np.nan], [0.6, np.nan, np.nan]], np.float32))
+    assert named.payloads == [[{"p": 0}, {"p": 2}, None], [{"p": 2}, None, None]]
+    np.testing.assert_array_equal(named.vectors[0, :2], internal.vectors[0, 1:])
+    assert np.isnan(named.vectors[0, 2]).all()
