@@ -253,7 +253,7 @@ CASES = [
     (F(key="tags", value=["sport", "nope"], operator="any"), lambda m: bool({"sport", "nope"} & set(m.get("tags", [])))),
     (F(key="tags", value=["news", "tech"], operator="all"), lambda m: {"news", "tech"} <= set(m.get("tags", []))),
     (F(key="tags", value="tech", operator="contains"), lambda m: "tech" in m.get("tags", [])),
-    (F(key="rating", value=3.0, operator="!="), lambda m: m.get("rating") != 3.0),  # missing counts as !=
+    (F(key="rating", value=4.0, operator="!="), lambda m: m.get("rating") != 4.0),  # p5 lacks it: != holds
 ]
 
 

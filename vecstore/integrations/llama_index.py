@@ -336,7 +336,7 @@ class VecstoreVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """DEFAULT (dense), SPARSE (query_str's sparse vector alone), HYBRID (both,
         fused) or MMR (dense hits re-ranked for diversity), with query.filters,
-        doc_ids and node_ids as filters."""
+        doc_ids and node_ids (when not empty) as filters."""
         mode = VectorStoreQueryMode(query.mode)
         if mode not in _MODES:
             raise NotImplementedError(
@@ -346,10 +346,12 @@ class VecstoreVectorStore(BasePydanticVectorStore):
         col = self._existing()
         if col is None:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        # empty doc_ids / node_ids mean no restriction: VectorStoreIndex.as_retriever passes
+        # node_ids=[] for stores that keep the text, like this one
         where = _all_of(
             to_vecstore_filter(query.filters),
-            None if query.doc_ids is None else {REF_DOC_ID_KEY: {"$in": list(query.doc_ids)}},
-            None if query.node_ids is None else {NODE_ID_KEY: {"$in": list(query.node_ids)}},
+            {REF_DOC_ID_KEY: {"$in": list(query.doc_ids)}} if query.doc_ids else None,
+            {NODE_ID_KEY: {"$in": list(query.node_ids)}} if query.node_ids else None,
         )
         k = min(query.similarity_top_k, _MAX_K)
         if mode == VectorStoreQueryMode.MMR:
