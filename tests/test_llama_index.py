@@ -2,6 +2,7 @@
 embedded and over gRPC (the `db` fixture), with a deterministic fake embedding
 (no network, no LLM)."""
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -410,3 +411,14 @@ def test_store_is_a_llama_index_vector_store(db):
     assert isinstance(store, BasePydanticVectorStore)
     assert store.stores_text and store.client is db
     assert VecstoreVectorStore.class_name() == "VecstoreVectorStore"
+
+
+def test_readme_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("\n## LlamaIndex\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md#LlamaIndex", "exec"), {"__name__": "readme_example"})
+    assert capsys.readouterr().out.splitlines() == [
+        "cat The cat sat on the warm mat.", "['dog']", "sparse bee", "hybrid bee", "mmr bee", "['bee', 'cat']",
+    ]

@@ -57,3 +57,19 @@ print("ok")
 """, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_the_integration_loads_neither_engine_nor_grpc(tmp_path):
+    # a client-only user (vecstore.connect) of the store needs no storage code
+    import pytest
+
+    pytest.importorskip("llama_index.core", reason="the llama-index extra is not installed")
+    proc = run("""
+import sys
+import vecstore.integrations.llama_index
+print("\\n".join(sys.modules))
+""", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    mods = set(proc.stdout.split())
+    assert "vecstore.integrations.llama_index" in mods
+    assert not {m for m in mods if m.startswith("vecstore.engine") or m.split(".")[0] in {"grpc", "lmdb", "numba"}}
