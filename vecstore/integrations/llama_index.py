@@ -297,7 +297,7 @@ class VecstoreVectorStore(BasePydanticVectorStore):
             if node_ids:
                 col.delete(list(node_ids))
         else:
-            matching = [n.node_id for n in self.get_nodes(node_ids, filters)]
+            matching = [str(i) for i, _ in self._get_matching(col, node_ids, where)]
             if matching:
                 col.delete(matching)
 
@@ -317,12 +317,17 @@ class VecstoreVectorStore(BasePydanticVectorStore):
             return []
         where = to_vecstore_filter(filters)
         if node_ids is not None:
-            if not node_ids:
-                return []
-            points = col.get(list(node_ids), with_vectors=False)
-            test = compile_filter(where)
-            return [metadata_dict_to_node(p) for p in points.payloads if test is None or test.matches(p)]
+            return [metadata_dict_to_node(p) for _, p in self._get_matching(col, node_ids, where)]
         return [metadata_dict_to_node(p) for p in self._scroll(col, where)]
+
+    def _get_matching(self, col: Any, node_ids: Sequence[str], where: dict | None) -> list[tuple[Any, dict]]:
+        """(id, payload) of the existing ids, in request order, that match `where`
+        (evaluated here with vecstore's own filter semantics)."""
+        if not node_ids:
+            return []
+        points = col.get(list(node_ids), with_vectors=False)
+        test = compile_filter(where)
+        return [(i, p) for i, p in zip(points.ids, points.payloads) if test is None or test.matches(p)]
 
     def _scroll(self, col: Any, where: dict | None) -> Iterable[dict]:
         after = None
