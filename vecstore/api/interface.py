@@ -96,11 +96,12 @@ class Collection(NamedByConfig, abc.ABC):
         """Declared payload indexes: key -> kind."""
 
     @abc.abstractmethod
-    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+    def scroll(self, limit: int = 100, *, after: int | str | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`
         as `after` to get the next page; it is None after the last page.
+        str ids (id_type="str") come in UTF-8 byte order, and `after` is a str.
         """
 
     @abc.abstractmethod
@@ -176,7 +177,7 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
                           vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
-                          sparse_vectors: Any = None) -> Collection:
+                          sparse_vectors: Any = None, id_type: str = "int") -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
@@ -185,6 +186,8 @@ class Database(abc.ABC):
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
         user sparse vector beside the dense one, for hybrid search.
+        id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
+        256 bytes, UUIDs included); every call then takes and returns that type.
         """
 
     @abc.abstractmethod
