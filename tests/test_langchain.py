@@ -302,3 +302,16 @@ async def test_blocking_methods_refuse_an_async_client(async_db):
                  lambda: s.delete(["x"]), lambda: s.max_marginal_relevance_search("q")):
         with pytest.raises(TypeError, match="async client"):
             call()
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("\n## LangChain\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md#langchain", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "1.000 binary codes stay in RAM"
+    assert lines[-1].startswith("['search']")
