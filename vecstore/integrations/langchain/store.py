@@ -148,7 +148,8 @@ class VecstoreVectorStore(VectorStore):
         self._sync_only("delete")
         collection = self.get_collection()
         if collection is not None:
-            collection.delete(*self._delete_selector(ids, filter), **kwargs)
+            ids, filter = self._delete_selector(ids, filter)
+            collection.delete(ids, filter=filter, **kwargs)
         return True
 
     async def adelete(self, ids: list[str] | None = None, *, filter: dict | None = None,
@@ -157,7 +158,8 @@ class VecstoreVectorStore(VectorStore):
             return await super().adelete(ids, filter=filter, **kwargs)
         collection = await self.aget_collection()
         if collection is not None:
-            await collection.delete(*self._delete_selector(ids, filter), **kwargs)
+            ids, filter = self._delete_selector(ids, filter)
+            await collection.delete(ids, filter=filter, **kwargs)
         return True
 
     @staticmethod
