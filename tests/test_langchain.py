@@ -250,6 +250,42 @@ def test_from_texts_and_from_documents(db):
         VecstoreVectorStore.from_texts(["east"], PLANE)
 
 
+class Counting(DeterministicFakeEmbedding):
+    calls: list = []
+
+    def embed_documents(self, texts):
+        self.calls.append(len(texts))
+        return super().embed_documents(texts)
+
+
+def test_batches_and_delete_collection(db):
+    embedding = Counting(size=4)
+    s = store(db, embedding=embedding)
+    ids = s.add_texts([f"t{i}" for i in range(7)], batch_size=3)
+    assert embedding.calls == [3, 3, 1] and db.get_collection("docs").count() == 7
+    assert [d.page_content for d in s.get_by_ids(ids)] == [f"t{i}" for i in range(7)]
+    with pytest.raises(ValueError, match="batch_size"):
+        s.add_texts(["x"], batch_size=0)
+    s.delete_collection()
+    assert "docs" not in db.list_collections() and s.similarity_search("t1") == []
+    s.delete_collection()  # nothing to drop: no error
+    s.add_texts(["again"])
+    assert db.get_collection("docs").count() == 1
+
+
+def test_langchain_indexing_api(db):
+    from langchain_core.indexing import InMemoryRecordManager, index
+
+    s = store(db, embedding=DeterministicFakeEmbedding(size=4))
+    records = InMemoryRecordManager("vecstore/docs")
+    records.create_schema()
+    docs = [Document(page_content=f"page {i}", metadata={"source": f"f{i % 2}"}) for i in range(4)]
+    assert index(docs, records, s, cleanup="full", source_id_key="source", key_encoder="sha256")["num_added"] == 4
+    assert index(docs[:3], records, s, cleanup="full", source_id_key="source", key_encoder="sha256") == {
+        "num_added": 0, "num_updated": 0, "num_skipped": 3, "num_deleted": 1}
+    assert sorted(d.page_content for d in s.similarity_search("page 1", k=10)) == ["page 0", "page 1", "page 2"]
+
+
 def test_metadata_is_copied_and_kept_exactly(db):
     s = store(db)
     metadata = {"n": 1, "f": 0.5, "ok": True, "none": None, "tags": ["a", "b"], "nested": {"x": {"y": 2}}}

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
@@ -24,6 +25,13 @@ from ...errors import AlreadyExistsError, InvalidConfigError, NotFoundError
 from .documents import RELEVANCE, document_of, hits, metadata_filter, payload_of
 
 DEFAULT_COLLECTION = "langchain"
+DEFAULT_BATCH = 1000  # texts embedded and upserted per call
+
+
+def _batches(n: int, batch_size: int) -> range:
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return range(0, n, batch_size)
 
 
 class VecstoreVectorStore(VectorStore):
@@ -55,6 +63,25 @@ class VecstoreVectorStore(VectorStore):
         return self.embedding
 
     # -- the collection ------------------------------------------------------------------
+    def delete_collection(self) -> None:
+        """Drop the collection (if any); the next add creates it again."""
+        self._sync_only("delete_collection")
+        try:
+            self.database.drop_collection(self.collection_name)
+        except NotFoundError:
+            pass
+        self._collection = None
+
+    async def adelete_collection(self) -> None:
+        """delete_collection; natively async on the async client."""
+        if not self.is_async:
+            return await self._in_thread(self.delete_collection)
+        try:
+            await self.database.drop_collection(self.collection_name)
+        except NotFoundError:
+            pass
+        self._collection = None
+
     def _sync_only(self, method: str) -> None:
         if self.is_async:
             raise TypeError(f"VecstoreVectorStore.{method} is blocking, but the database is an async client "
@@ -117,29 +144,32 @@ class VecstoreVectorStore(VectorStore):
         return ids, payloads
 
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
-                  ids: Sequence[str | None] | None = None, **kwargs: Any) -> list[str]:
-        """Embed and upsert; returns the ids (given ones, fresh UUIDs for the rest).
-        An id already stored is replaced, text, metadata and vector."""
+                  ids: Sequence[str | None] | None = None, batch_size: int = DEFAULT_BATCH,
+                  **kwargs: Any) -> list[str]:
+        """Embed and upsert, batch_size texts at a time (each batch durable when
+        it returns); returns the ids (given ones, fresh UUIDs for the rest). An
+        id already stored is replaced: text, metadata and vector."""
         self._sync_only("add_texts")
         texts = list(texts)
         ids, payloads = self._points(texts, metadatas, ids)
-        if not texts:
-            return []
-        vectors = np.asarray(self.embedding.embed_documents(texts), dtype=np.float32)
-        self.get_collection(create_dim=vectors.shape[1]).upsert(ids, vectors, payloads, **kwargs)
+        for start in _batches(len(texts), batch_size):
+            part = slice(start, start + batch_size)
+            vectors = np.asarray(self.embedding.embed_documents(texts[part]), dtype=np.float32)
+            self.get_collection(create_dim=vectors.shape[1]).upsert(ids[part], vectors, payloads[part], **kwargs)
         return ids
 
     async def aadd_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
-                         ids: Sequence[str | None] | None = None, **kwargs: Any) -> list[str]:
+                         ids: Sequence[str | None] | None = None, batch_size: int = DEFAULT_BATCH,
+                         **kwargs: Any) -> list[str]:
         if not self.is_async:
-            return await super().aadd_texts(texts, metadatas, ids=ids, **kwargs)
+            return await super().aadd_texts(texts, metadatas, ids=ids, batch_size=batch_size, **kwargs)
         texts = list(texts)
         ids, payloads = self._points(texts, metadatas, ids)
-        if not texts:
-            return []
-        vectors = np.asarray(await self.embedding.aembed_documents(texts), dtype=np.float32)
-        collection = await self.aget_collection(create_dim=vectors.shape[1])
-        await collection.upsert(ids, vectors, payloads, **kwargs)
+        for start in _batches(len(texts), batch_size):
+            part = slice(start, start + batch_size)
+            vectors = np.asarray(await self.embedding.aembed_documents(texts[part]), dtype=np.float32)
+            collection = await self.aget_collection(create_dim=vectors.shape[1])
+            await collection.upsert(ids[part], vectors, payloads[part], **kwargs)
         return ids
 
     def delete(self, ids: list[str] | None = None, *, filter: dict | None = None, **kwargs: Any) -> bool:
@@ -349,6 +379,5 @@ class VecstoreVectorStore(VectorStore):
 
     @staticmethod
     async def _in_thread(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        from langchain_core.runnables.config import run_in_executor
-
+        # what LangChain's own default async methods do for a blocking store
         return await run_in_executor(None, method, *args, **kwargs)
