@@ -117,7 +117,9 @@ class VecstoreVectorStore(VectorStore):
         return self._collection
 
     async def aget_collection(self, *, create_dim: int | None = None) -> Any:
-        """get_collection for the async client."""
+        """get_collection as a coroutine (in a thread for a blocking database)."""
+        if not self.is_async:
+            return await self._in_thread(self.get_collection, create_dim=create_dim)
         if self._collection is None:
             try:
                 self._adopt(await self.database.get_collection(self.collection_name))
