@@ -19,6 +19,7 @@ from .errors import InvalidConfigError, InvalidNameError
 METRICS = ("cosine", "dot", "l2")
 BINARY_SCORINGS = ("asymmetric", "hamming")
 VECTOR_DTYPES = ("float32", "float16")
+ID_TYPES = ("int", "str")
 MAX_DIM = 65536
 MAX_SPARSE_DIM = 1 << 24  # sparse code indices are stored as uint32; 16M is plenty
 MAX_NLIST = 1 << 20
@@ -452,6 +453,8 @@ class CollectionConfig:
     vectors_in_ram: bool = False
     #: a user sparse vector per point beside the dense one (hybrid search); None: none
     sparse_vectors: SparseVectorsConfig | None = None
+    #: what point ids are: "int" (non-negative int64) or "str" (UTF-8, 1..256 bytes)
+    id_type: str = "int"
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -465,6 +468,8 @@ class CollectionConfig:
             )
         if not isinstance(self.vectors_in_ram, bool):
             raise InvalidConfigError(f"vectors_in_ram must be True or False, got {self.vectors_in_ram!r}")
+        if not isinstance(self.id_type, str) or self.id_type not in ID_TYPES:
+            raise InvalidConfigError(f"unknown id_type {self.id_type!r}; expected one of {list(ID_TYPES)}")
         object.__setattr__(self, "quantization", parse_quantization(self.quantization))
         object.__setattr__(self, "ivf", parse_ivf(self.ivf))
         object.__setattr__(self, "sparse_vectors", parse_sparse_vectors(self.sparse_vectors))
@@ -479,6 +484,7 @@ class CollectionConfig:
             "ivf": None if self.ivf is None else self.ivf.to_dict(),
             "vectors_in_ram": self.vectors_in_ram,
             "sparse_vectors": None if self.sparse_vectors is None else self.sparse_vectors.to_dict(),
+            "id_type": self.id_type,
         }
 
     @classmethod
@@ -492,4 +498,5 @@ class CollectionConfig:
             ivf=parse_ivf(data.get("ivf")),
             vectors_in_ram=data.get("vectors_in_ram", False),  # absent in collections made before it
             sparse_vectors=data.get("sparse_vectors"),  # likewise
+            id_type=data.get("id_type", "int"),  # likewise: those had integer ids
         )

@@ -176,7 +176,7 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
                           vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
-                          sparse_vectors: Any = None) -> Collection:
+                          sparse_vectors: Any = None, id_type: str = "int") -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
@@ -185,6 +185,8 @@ class Database(abc.ABC):
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
         user sparse vector beside the dense one, for hybrid search.
+        id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
+        256 bytes, UUIDs included); every call then takes and returns that type.
         """
 
     @abc.abstractmethod

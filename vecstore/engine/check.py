@@ -32,6 +32,7 @@ from .database import _CATALOG, Database, _catalog_entry
 from .integrity import DATA_FILE, LMDB_LOCK_FILE, check_data_file, has_vecstore_files
 from ..api.indexes import INDEX_KINDS
 from .persist import CHUNK
+from .str_ids import BY_INTERNAL, BY_NAME, NEXT_KEY
 from .storage import _MAIN_DB, FORMAT_VERSION, MAX_DBS, _ProcessLock
 
 _BLOCK = 16_384  # vectors re-encoded per step in pass 3
@@ -255,7 +256,43 @@ def _check_collection(txn: lmdb.Transaction, name: str, config, dbs: dict, repor
                 raise ValueError(f"{declared!r} is not {{key: kind}}")
         except ValueError as exc:
             bad(f"{where}: the payload_indexes record is unreadable: {exc}")
+    if config.id_type == "str":
+        _check_str_ids(txn, where, dbs, vector_set, report)
     report.notes.append(f"{where}: {len(vector_keys)} vectors, {n_payloads} payloads, slots and chunk rows agree")
+
+
+def _check_str_ids(txn: lmdb.Transaction, where: str, dbs: dict, vector_set: set, report: CheckReport) -> None:
+    """id_type="str": the two maps are inverse of each other and name exactly the stored points."""
+    bad = report.problems.append
+    by_name = {bytes(k): bytes(v) for k, v in txn.cursor(db=dbs[BY_NAME]).iternext()}
+    by_internal = {bytes(k): bytes(v) for k, v in txn.cursor(db=dbs[BY_INTERNAL]).iternext()}
+    not_utf8 = []
+    for name in by_name:
+        try:
+            name.decode("utf-8")
+        except UnicodeDecodeError:
+            not_utf8.append(repr(name[:40]))
+    if not_utf8:
+        bad(f"{where}: str ids {_listed(not_utf8)} are not UTF-8")
+    one_way = [repr(n[:40].decode("utf-8", "replace")) for n, i in by_name.items() if by_internal.get(i) != n]
+    other_way = [_id(i) for i, n in by_internal.items() if by_name.get(n) != i]
+    if one_way:
+        bad(f"{where}: str ids {_listed(one_way)} map to internal ids that do not map back to them")
+    if other_way:
+        bad(f"{where}: internal ids {_listed(sorted(other_way))} have names that do not map back to them")
+    unnamed = sorted(_id(k) for k in vector_set - set(by_internal))
+    no_point = sorted(_id(k) for k in set(by_internal) - vector_set)
+    if unnamed:
+        bad(f"{where}: the points of internal ids {_listed(unnamed)} have no str id")
+    if no_point:
+        bad(f"{where}: internal ids {_listed(no_point)} have a str id but no point")
+    raw = txn.get(NEXT_KEY, db=dbs["meta"])
+    top = max((_id(k) for k in by_internal), default=-1)
+    if by_internal and (raw is None or int.from_bytes(raw, "big") <= top):
+        bad(f"{where}: the next internal id ({'none' if raw is None else int.from_bytes(raw, 'big')}) "
+            f"is not above the largest one in use ({top})")
+    if not (one_way or other_way or unnamed or no_point):
+        report.notes.append(f"{where}: {len(by_name)} str ids, both maps agree with the points")
 
 
 def _id(key: bytes) -> int:

@@ -10,6 +10,11 @@ Sub-databases, keys are ids as 8-byte big-endian so cursor order is id order:
             b"payload_indexes" -> declared payload indexes, JSON {key: kind}
   sparse_vectors  id -> the point's user sparse vector (collections with
             sparse_vectors only; see hybrid.py)
+  str_ids, str_names  str id <-> internal id (id_type="str" only; see str_ids.py)
+
+"id" above is the stored int64 id: the user's for id_type="int", an internal
+one for id_type="str". The public methods translate at their edges
+(self._ids); everything below them works on stored ids.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from native.ivf import gather_regions
 from ..api import interface
 from ..api import payloads as P
 from ..api import validate as V
+from ..api.ids import check_unique_ids
 from ..api.filters import All, Node, compile_filter
 from ..api.fusion import check_fusion
 from ..api.sparse_rows import SparseRows
@@ -46,6 +52,8 @@ from .persist import CHUNK, chunk_value, get_sparse
 from .segment import Segment, SparseChange
 from .selection import FilterPlan, matching_ids, prefer_exact
 from .storage import Storage
+from .str_ids import SUB_DBS as STR_ID_SUB_DBS
+from .str_ids import make_ids
 
 if TYPE_CHECKING:
     from .database import Database
@@ -60,7 +68,8 @@ _RERANK_GROUP = 16  # queries whose candidates are fetched together
 
 def sub_dbs(config: CollectionConfig) -> tuple[str, ...]:
     """The sub-databases of a collection: SUB_DBS, and its sparse vectors' if it has them."""
-    return SUB_DBS + ((hybrid.SUB_DB,) if config.sparse_vectors is not None else ())
+    return (SUB_DBS + ((hybrid.SUB_DB,) if config.sparse_vectors is not None else ())
+            + (STR_ID_SUB_DBS if config.id_type == "str" else ()))
 
 
 def sub_db_name(cid: int, sub: str) -> str:
@@ -101,8 +110,10 @@ class Collection(interface.Collection):
             config, self._storage, dbs, self._seg, read_vectors=self._read_vectors, prepare=self._prepare,
             check_usable=self._check_usable, log=database._log,
         )
+        # user ids <-> stored ids (identity for id_type="int")
+        self._ids = make_ids(config, self._storage, dbs)
         # payload edits, payload indexes and filter plans; the public payload methods delegate to it
-        self._payloads = PayloadStore(self._storage, dbs, self._seg, self._check_usable)
+        self._payloads = PayloadStore(self._storage, dbs, self._seg, self._check_usable, self._ids)
         # user sparse vectors for hybrid search, when the collection has them
         self._sparse_vectors = (hybrid.SparseVectorIndex(self._storage, dbs[hybrid.SUB_DB], self._seg)
                                 if config.sparse_vectors is not None else None)
@@ -136,19 +147,18 @@ class Collection(interface.Collection):
         Returns the number of points written.
         """
         self._check_usable()
-        ids = V.check_ids(ids)
-        V.check_unique(ids)
+        user_ids = self._ids.check(ids)
+        check_unique_ids(user_ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_norms(x, self.metric)
-        V.check_lengths(len(ids), len(x))
-        encoded_payloads = V.check_payloads(payloads, len(ids))
+        n = len(user_ids)
+        V.check_lengths(n, len(x))
+        encoded_payloads = V.check_payloads(payloads, n)
         if self.config.vector_dtype == "float16":
             x = V.round_to_float16(x)  # encode exactly what the rerank will read back
-        user_rows = self._check_user_sparse(sparse, len(ids), "sparse")
-        hybrid_rows = check_sparse_vectors(sparse_vectors, len(ids), self.config)
+        user_rows = self._check_user_sparse(sparse, n, "sparse")
+        hybrid_rows = check_sparse_vectors(sparse_vectors, n, self.config)
         xp = self._prepare(x, "vector")
-        keys = id_keys(ids)
-        order = np.argsort(ids, kind="stable")  # key order: LMDB can append
         row_bytes = self._row_dtype.itemsize * self.dim
         raw = x.astype(self._row_dtype).tobytes()
         with self._storage.write_lock:
@@ -161,6 +171,9 @@ class Collection(interface.Collection):
                 new_rows = user_rows if user_rows is not None else seg.codec.encode_sparse(xp)
 
             def write(txn: lmdb.Transaction):
+                ids = self._ids.assign(txn, user_ids)  # str ids: mapped in this transaction
+                keys = id_keys(ids)
+                order = np.argsort(ids, kind="stable")  # key order: LMDB can append
                 found = [txn.get(k, db=self._dbs["slots"]) for k in keys]
                 is_new = np.fromiter((f is None for f in found), dtype=bool, count=len(keys))
                 plan = seg.plan(int(is_new.sum()))
@@ -178,9 +191,9 @@ class Collection(interface.Collection):
                 self._write_chunks(txn, seg, slots, ids, codes, lists)
                 sv = self._sparse_vectors
                 sv_change = sv.stage_upsert(txn, keys, slots, np.flatnonzero(~is_new), hybrid_rows) if sv else None
-                return plan, slots, old, sv_change
+                return ids, plan, slots, old, sv_change
 
-            plan, slots, old, sv_change = self._storage.write(write)
+            ids, plan, slots, old, sv_change = self._storage.write(write)
             self._note_changed(slots)
             self._index_payloads(slots, encoded_payloads or [None] * len(ids))
             seg.apply_upsert(
@@ -248,20 +261,20 @@ class Collection(interface.Collection):
         if filter is not None:
             node = compile_filter(filter)
             with self._storage.write_lock:  # nothing changes between selecting and deleting
-                return self._delete_ids(matching_ids(self._plan(node), self._seg))
-        return self._delete_ids(ids)
+                return self._delete_ids(matching_ids(self._plan(node), self._seg), stored=True)
+        return self._delete_ids(self._ids.check(ids, allow_empty=True))
 
-    def _delete_ids(self, ids: Any) -> int:
-        ids = V.check_ids(ids, allow_empty=True)
+    def _delete_ids(self, ids: np.ndarray, *, stored: bool = False) -> int:
+        """Delete user ids (stored ids when `stored`)."""
         ids = np.unique(ids)
         if not len(ids):
             return 0
-        keys = id_keys(ids)
         with self._storage.write_lock:
             self._check_usable()
             seg = self._seg
 
             def write(txn: lmdb.Transaction):
+                keys = id_keys(ids if stored else self._ids.resolve(txn, ids)[0])
                 found = [(i, txn.get(k, db=self._dbs["slots"])) for i, k in enumerate(keys)]
                 found = [(i, int.from_bytes(f, "little")) for i, f in found if f is not None]
                 if not found:
@@ -275,6 +288,7 @@ class Collection(interface.Collection):
                 for i in rows:
                     for sub in ("vectors", "payloads", "slots", "sparse"):
                         txn.delete(keys[i], db=self._dbs[sub])
+                self._ids.remove(txn, [keys[i] for i in rows])
                 dead = np.full(len(slots), -1, dtype=np.int64)
                 zeros = np.zeros((len(slots), seg.code_bytes), dtype=np.uint8) if seg.code_bytes else None
                 no_list = np.full(len(slots), -1, dtype=np.int32)
@@ -309,9 +323,12 @@ class Collection(interface.Collection):
         Vectors come back as float32: byte-exact for float32 collections,
         upcast from the stored float16 rows otherwise (`Points.stored_dtype`)."""
         self._check_usable()
-        ids = V.check_ids(ids, allow_empty=True)
-        keys = id_keys(ids)
+        ids = self._ids.check(ids, allow_empty=True)
         with self._storage.read() as txn:
+            stored, pos = self._ids.resolve(txn, ids)
+            if pos is not None:  # str ids: those that exist, in request order
+                ids = ids[pos]
+            keys = id_keys(stored)
             vec_db, pay_db = self._dbs["vectors"], self._dbs["payloads"]
             rows = [(i, txn.get(k, db=vec_db)) for i, k in enumerate(keys)]
             rows = [(i, v) for i, v in rows if v is not None]
@@ -377,8 +394,20 @@ class Collection(interface.Collection):
         with_payloads / with_vectors: also return the hits' payloads / stored
         vectors (`SearchResult.payloads` / `.vectors`), read in one transaction.
         """
+        return self._ids.hits(self._search(
+            queries, k, filter=filter, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+            sparse_queries=sparse_queries, margin=margin, sparse_query=sparse_query, fusion=fusion, rrf_k=rrf_k,
+            dense_weight=dense_weight, with_payloads=with_payloads, with_vectors=with_vectors))
+
+    def _search(
+        self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+        rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
+        margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
+        dense_weight: float = 0.5, with_payloads: bool = False, with_vectors: bool = False,
+    ) -> SearchResult:
+        """`search` in stored ids (hybrid.py and hit_data.py search through it too)."""
         if with_payloads or with_vectors:  # the hits, then their data (hit_data.py)
-            hits = self.search(queries, k, filter=filter, oversampling=oversampling, rescore=rescore,
+            hits = self._search(queries, k, filter=filter, oversampling=oversampling, rescore=rescore,
                                nprobe=nprobe, sparse_queries=sparse_queries, margin=margin,
                                sparse_query=sparse_query, fusion=fusion, rrf_k=rrf_k, dense_weight=dense_weight)
             return hit_data.attach(self, hits, bool(with_payloads), bool(with_vectors))
@@ -466,9 +495,9 @@ class Collection(interface.Collection):
         (and, with user sparse codes, its stored code) is the query, and the point
         itself is left out of its own hits. Result shape (len(ids), k); other
         arguments as in `search`. An unknown id raises PointNotFoundError."""
-        return hit_data.search_by_id(self, ids, k, filter=filter, oversampling=oversampling, rescore=rescore,
-                                     nprobe=nprobe, margin=margin, with_payloads=bool(with_payloads),
-                                     with_vectors=bool(with_vectors))
+        return self._ids.hits(hit_data.search_by_id(
+            self, ids, k, filter=filter, oversampling=oversampling, rescore=rescore, nprobe=nprobe, margin=margin,
+            with_payloads=bool(with_payloads), with_vectors=bool(with_vectors)))
 
     def _scan(
         self, seg: Segment, qp: np.ndarray, q_rows: SparseRows | None, n_cand: int, nprobe: int | None,
@@ -762,13 +791,36 @@ class Collection(interface.Collection):
         as `after` to get the next page; it is None after the last page."""
         self._check_usable()
         limit = V.check_limit(limit)
-        after = V.check_cursor(after)
+        after = self._ids.cursor(after)
         node = compile_filter(filter)
+        if self._ids.id_type == "str":
+            ids = self._ids.page(after, limit + 1, self._scroll_accept(node))
+            more = len(ids) > limit
+            ids = ids[:limit]
+            points = self.get(np.array(ids, dtype=object), with_vectors=with_vectors, with_payloads=with_payloads)
+            return ScrollPage(points=points, next_cursor=ids[-1] if more else None)
         ids = self._payloads.page_ids(after, limit + 1, node)
         more = len(ids) > limit
         ids = ids[:limit]
         points = self.get(ids, with_vectors=with_vectors, with_payloads=with_payloads)
         return ScrollPage(points=points, next_cursor=int(ids[-1]) if more else None)
+
+    def _scroll_accept(self, node: Node | None) -> Any:
+        """For str scrolls (which walk the str map): accept(txn, stored id key)
+        saying whether the filter matches it, from a slot mask taken now."""
+        if node is None or isinstance(node, All):
+            return None
+        plan = self._plan(node)
+        with self._seg.lock.shared():
+            mask = plan.mask(self._seg, self._seg.n).copy()
+        slots_db = self._dbs["slots"]
+
+        def accept(txn: lmdb.Transaction, key: bytes) -> bool:
+            raw = txn.get(key, db=slots_db)
+            slot = -1 if raw is None else int.from_bytes(raw, "little")
+            return 0 <= slot < len(mask) and bool(mask[slot])
+
+        return accept
 
     def set_payload(self, ids: Any, payload: dict) -> int:
         """Merge payload's top-level keys into each point's payload; vectors are

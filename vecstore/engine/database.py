@@ -155,6 +155,7 @@ class Database(interface.Database):
         ivf: Any = None,
         vectors_in_ram: bool = False,
         sparse_vectors: Any = None,
+        id_type: str = "int",
     ) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
@@ -163,10 +164,12 @@ class Database(interface.Database):
         vectors_in_ram: also keep the vectors in RAM and rerank from there
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
-        user sparse vector beside the dense one, for hybrid search."""
+        user sparse vector beside the dense one, for hybrid search.
+        id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
+        256 bytes, UUIDs included); every call then takes and returns that type."""
         config = CollectionConfig(
             name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype, ivf=ivf,
-            vectors_in_ram=vectors_in_ram, sparse_vectors=sparse_vectors,
+            vectors_in_ram=vectors_in_ram, sparse_vectors=sparse_vectors, id_type=id_type,
         )
         with self._storage.write_lock:
             self._storage._check_open()

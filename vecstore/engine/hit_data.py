@@ -78,7 +78,7 @@ def search_by_id(col: "Collection", ids: Any, k: int, *, filter: dict | None, ov
     """The stored points' vectors (and user sparse codes) as the queries, each
     query's own point left out of its hits: k + 1 are searched, then cut to k."""
     col._check_usable()
-    ids = V.check_ids(ids)
+    ids = col._ids.check(ids)
     k = V.check_by_id_k(k)
     # every argument's checks before any read, in the client's order: the same
     # error embedded and over gRPC
@@ -91,13 +91,19 @@ def search_by_id(col: "Collection", ids: Any, k: int, *, filter: dict | None, ov
     V.check_margin_arg(margin, col.config)
     compile_filter(filter)
     uniq, inverse = np.unique(ids, return_inverse=True)
-    keys = id_keys(uniq)
     codes = None
     with col._storage.read() as txn:
+        stored, pos = col._ids.resolve(txn, uniq)  # str ids: those mapped, and where they are in uniq
+        mapped = np.ones(len(uniq), dtype=bool) if pos is None else np.isin(np.arange(len(uniq)), pos)
+        keys = id_keys(stored)
         rows = [txn.get(key, None, col._dbs["vectors"]) for key in keys]
-        missing = [int(i) for i, r in zip(uniq, rows) if r is None]
+        if mapped.all():
+            missing = [u for u, r in zip(uniq.tolist(), rows) if r is None]
+        else:
+            missing = uniq[~mapped].tolist()
         if missing:
-            shown = ", ".join(map(str, missing[:_MISSING_SHOWN])) + (", ..." if len(missing) > _MISSING_SHOWN else "")
+            named = map(repr if isinstance(missing[0], str) else str, missing[:_MISSING_SHOWN])
+            shown = ", ".join(named) + (", ..." if len(missing) > _MISSING_SHOWN else "")
             raise PointNotFoundError(f"collection '{col.name}' has no point with id {shown} "
                                      f"({len(missing)} of the {len(uniq)} ids asked for)")
         if col._user_sparse:  # the search takes one sparse code per query: the point's own
@@ -105,9 +111,10 @@ def search_by_id(col: "Collection", ids: Any, k: int, *, filter: dict | None, ov
             if len(have) != len(keys):
                 raise InternalError(f"collection '{col.name}': vectors and sparse codes disagree")
     queries = col._decode_rows(b"".join(rows), len(uniq))[inverse]
-    hits = col.search(queries, k + 1, filter=filter, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
+    hits = col._search(queries, k + 1, filter=filter, oversampling=oversampling, rescore=rescore, nprobe=nprobe,
                       sparse_queries=None if codes is None else _code_list(codes.take(inverse)), margin=margin)
-    return attach(col, _without_own(hits, ids), with_payloads, with_vectors)
+    own = uniq if pos is None else stored  # every uniq id was mapped: stored lines up with it
+    return attach(col, _without_own(hits, np.asarray(own)[inverse]), with_payloads, with_vectors)
 
 
 def _without_own(hits: SearchResult, ids: np.ndarray) -> SearchResult:

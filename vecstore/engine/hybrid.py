@@ -183,7 +183,7 @@ def search(col: "Collection", queries: Any, k: int, *, filter: dict | None, spar
     sparse_hits = sparse_search(col, q_rows, depth, filter)
     if queries is None:
         return sparse_hits
-    dense_hits = col.search(queries, depth, filter=filter, **dense)
+    dense_hits = col._search(queries, depth, filter=filter, **dense)  # in stored ids, like sparse_hits
     return fuse(dense_hits, sparse_hits, k, fusion=fusion, rrf_k=rrf_k, dense_weight=dense_weight,
                 dense_higher_better=col.metric != "l2")
 

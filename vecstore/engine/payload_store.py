@@ -38,11 +38,12 @@ class PayloadStore:
     """The payload half of one collection (see the module doc)."""
 
     def __init__(self, storage: "Storage", dbs: Mapping[str, Any], seg: "Segment",
-                 check_usable: Callable[[], None]) -> None:
+                 check_usable: Callable[[], None], ids: Any) -> None:
         self._storage = storage
         self._dbs = dbs
         self._seg = seg
         self._check_usable = check_usable  # raises once the database closed or the collection was dropped
+        self._ids = ids  # user ids <-> stored ids (str_ids.py)
         # replaced whole (never mutated) when an index is declared or dropped,
         # so a reader holding it never sees its dict change
         self.indexes = PayloadIndexes()
@@ -90,15 +91,16 @@ class PayloadStore:
     def edit(self, ids: Any, edit: P.Edit) -> int:
         """Apply `edit` to the payload of each existing id; returns how many there were."""
         self._check_usable()
-        ids = np.unique(V.check_ids(ids, allow_empty=True))
-        keys = id_keys(ids)
+        ids = np.unique(self._ids.check(ids, allow_empty=True))
         with self._storage.write_lock:
             self._check_usable()
 
             def write(txn: lmdb.Transaction):
                 slots, stored = [], []
                 pay_db = self._dbs["payloads"]
-                for point_id, key in zip(ids.tolist(), keys):
+                internal, pos = self._ids.resolve(txn, ids)
+                named = ids if pos is None else ids[pos]
+                for point_id, key in zip(named.tolist(), id_keys(internal)):
                     slot = txn.get(key, db=self._dbs["slots"])
                     if slot is None:
                         continue
@@ -107,7 +109,7 @@ class PayloadStore:
                     if new is None:
                         txn.delete(key, db=pay_db)
                     else:
-                        new = V.encode_payload(new, f"payload of id {point_id}")
+                        new = V.encode_payload(new, f"payload of id {point_id!r}")
                         txn.put(key, new, db=pay_db)
                     slots.append(int.from_bytes(slot, "little"))
                     stored.append(new)
