@@ -62,7 +62,7 @@ class ScrollPage:
     """
 
     points: Points
-    next_cursor: int | None
+    next_cursor: int | str | None
 
     def __len__(self) -> int:
         return len(self.points)

@@ -96,7 +96,7 @@ class Collection(NamedByConfig, abc.ABC):
         """Declared payload indexes: key -> kind."""
 
     @abc.abstractmethod
-    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+    def scroll(self, limit: int = 100, *, after: int | str | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`

@@ -781,7 +781,7 @@ class Collection(interface.Collection):
         self,
         limit: int = 100,
         *,
-        after: int | None = None,
+        after: int | str | None = None,
         filter: dict | None = None,
         with_vectors: bool = False,
         with_payloads: bool = True,

@@ -36,6 +36,7 @@ import grpc
 import numpy as np
 
 from ..config import CollectionConfig, check_name
+from ..api import ids as I
 from ..api import interface
 from ..api import payloads as P
 from ..api import validate as V
@@ -225,6 +226,7 @@ class Client(_ClientCore, interface.Database):
         ivf: Any = None,
         vectors_in_ram: bool = False,
         sparse_vectors: Any = None,
+        id_type: str = "int",
         timeout: float | None = None,
     ) -> "RemoteCollection":
         """Create a collection. quantization: a kind name ("none", "binary",
@@ -234,10 +236,12 @@ class Client(_ClientCore, interface.Database):
         vectors_in_ram: also keep the vectors in RAM and rerank from there
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
-        user sparse vector beside the dense one, for hybrid search."""
+        user sparse vector beside the dense one, for hybrid search.
+        id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
+        256 bytes, UUIDs included); every call then takes and returns that type."""
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
-                                  sparse_vectors=sparse_vectors)
+                                  sparse_vectors=sparse_vectors, id_type=id_type)
         request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
         response = yield _Call("collections", "CreateCollection", request, timeout)
         return self._collection(response.collection)
@@ -298,12 +302,26 @@ class _CollectionCore(interface.NamedByConfig):
     def _run(self, plan: Plan) -> Any:
         return self._client._run(plan)
 
+    # -- ids ------------------------------------------------------------------------
+    def _check_ids(self, ids: Any, *, allow_empty: bool = False) -> np.ndarray:
+        """The engine's id checks for this collection's id_type."""
+        return I.check_ids_of(self.config.id_type, ids, self.name, allow_empty=allow_empty)
+
+    def _id_bytes(self, ids: np.ndarray | None = None) -> int:
+        """What one id may take on the wire: the longest of ids for str ids
+        (the longest allowed when ids is None)."""
+        if self.config.id_type != "str":
+            return _ID_BYTES
+        if ids is None or not len(ids):
+            return I.MAX_STR_ID_BYTES + 3
+        return max(len(v.encode("utf-8")) for v in ids.tolist()) + 3  # bytes, length varint, tag
+
     # -- batches ------------------------------------------------------------------
     def _check_batch(self, ids: Any, vectors: Any, payloads: Any = None, sparse: Any = None,
                      sparse_vectors: Any = None) -> "_Batch":
         """The engine's own checks, in the engine's order."""
-        ids = V.check_ids(ids)
-        V.check_unique(ids)
+        ids = self._check_ids(ids)
+        I.check_unique_ids(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_norms(x, self.config.metric)
         V.check_lengths(len(ids), len(x))
@@ -315,6 +333,9 @@ class _CollectionCore(interface.NamedByConfig):
 
     def _row_bytes(self, batch: "_Batch") -> np.ndarray:
         sizes = np.full(len(batch.x), 4 * batch.x.shape[1] + _ID_BYTES, dtype=np.int64)
+        if batch.ids.dtype == object:
+            sizes += np.fromiter((len(v.encode("utf-8")) + 3 for v in batch.ids.tolist()), dtype=np.int64,
+                                 count=len(batch.ids))
         if batch.encoded is not None:
             sizes += np.fromiter((len(p or b"") + 3 for p in batch.encoded), dtype=np.int64, count=len(batch.encoded))
         if batch.sparse is not None:
@@ -324,7 +345,7 @@ class _CollectionCore(interface.NamedByConfig):
         return sizes
 
     def _upsert_request(self, batch: "_Batch") -> pb.UpsertRequest:
-        return pb.UpsertRequest(collection=self._ref, ids=batch.ids.tolist(), vectors=C.vectors_to_proto(batch.x),
+        return pb.UpsertRequest(collection=self._ref, **C.id_fields(batch.ids), vectors=C.vectors_to_proto(batch.x),
                                 payloads=C.payloads_to_proto(batch.encoded), sparse=C.sparse_to_proto(batch.sparse),
                                 sparse_vectors=C.sparse_to_proto(batch.sparse_vectors))
 
@@ -352,13 +373,15 @@ class _CollectionCore(interface.NamedByConfig):
         """ids in parts that fit one message beside `other_bytes` of other fields;
         at least one part, so that even an empty call reaches the server (which
         says whether the collection still exists)."""
-        step = max(1, (self._client._budget - other_bytes) // _ID_BYTES)
+        step = max(1, (self._client._budget - other_bytes) // self._id_bytes(ids))
         return [ids[lo : lo + step] for lo in range(0, max(len(ids), 1), step)]
 
     # -- parts of plans -------------------------------------------------------------
     def _answer_bytes(self, k: int, with_payloads: bool, with_vectors: bool) -> int:
         """What one query's answer may take on the wire (payloads: a guess)."""
         per_hit = _HIT_BYTES + (4 * self.dim if with_vectors else 0) + (_PAYLOAD_GUESS if with_payloads else 0)
+        if self.config.id_type == "str":
+            per_hit += self._id_bytes()
         return per_hit * k
 
     def _searches(self, method: str, sizes: np.ndarray, flt: pb.Filter | None, request: Callable[[int, int], Any],
@@ -385,20 +408,20 @@ class _CollectionCore(interface.NamedByConfig):
             first = yield from self._search_part(method, request, lo, mid, k, with_payloads, with_vectors, timeout)
             second = yield from self._search_part(method, request, mid, hi, k, with_payloads, with_vectors, timeout)
             return _concat_results([first, second])
-        return C.search_result_from_proto(response, k, self.dim, with_payloads, with_vectors)
+        return C.search_result_from_proto(response, k, self.dim, with_payloads, with_vectors, self.config.id_type)
 
     def _edit(self, message: type, method: str, ids: Any, timeout: float | None, **fields: Any) -> Plan[int]:
         # unique first, as the engine does, so that a split never counts a point twice
-        ids = np.unique(V.check_ids(ids, allow_empty=True))
+        ids = np.unique(self._check_ids(ids, allow_empty=True))
         size = message(**fields).ByteSize()
         changed = 0
         for part in self._id_parts(ids, size):
-            request = message(collection=self._ref, ids=part.tolist(), **fields)
+            request = message(collection=self._ref, **C.id_fields(part), **fields)
             changed += (yield _Call("points", method, request, timeout)).changed
         return changed
 
     def _get_part(self, ids: np.ndarray, with_vectors: bool, with_payloads: bool, timeout: float | None) -> Plan[Points]:
-        request = pb.GetRequest(collection=self._ref, ids=ids.tolist(), with_vectors=with_vectors,
+        request = pb.GetRequest(collection=self._ref, **C.id_fields(ids), with_vectors=with_vectors,
                                 with_payloads=with_payloads)
         try:
             response = yield _Call("points", "Get", request, timeout)
@@ -464,10 +487,10 @@ class RemoteCollection(_CollectionCore, interface.Collection):
         if filter is not None:  # one call: selected and deleted in one transaction
             request = pb.DeleteRequest(collection=self._ref, filter=_filter_to_proto(filter))
             return (yield _Call("points", "Delete", request, timeout)).deleted
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._check_ids(ids, allow_empty=True)
         deleted = 0
         for part in self._id_parts(ids):
-            request = pb.DeleteRequest(collection=self._ref, ids=part.tolist())
+            request = pb.DeleteRequest(collection=self._ref, **C.id_fields(part))
             deleted += (yield _Call("points", "Delete", request, timeout)).deleted
         return deleted
 
@@ -534,9 +557,9 @@ class RemoteCollection(_CollectionCore, interface.Collection):
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True,
             timeout: float | None = None) -> Points:
         """Stored vectors (byte-exact float32) and payloads of the ids that exist, in request order."""
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._check_ids(ids, allow_empty=True)
         with_vectors, with_payloads = bool(with_vectors), bool(with_payloads)
-        per_id = _ID_BYTES + (4 * self.dim if with_vectors else 0) + (64 if with_payloads else 0)
+        per_id = self._id_bytes(ids) + (4 * self.dim if with_vectors else 0) + (64 if with_payloads else 0)
         step = max(1, self._client._budget // per_id)
         parts = []
         for lo in range(0, max(len(ids), 1), step):
@@ -617,7 +640,7 @@ class RemoteCollection(_CollectionCore, interface.Collection):
         (and, with user sparse codes, its stored code) is the query, and the point
         itself is left out of its own hits. Result shape (len(ids), k); other
         arguments as in `search`. An unknown id raises PointNotFoundError."""
-        ids = V.check_ids(ids)
+        ids = self._check_ids(ids)
         k = V.check_by_id_k(k)
         oversampling = V.check_oversampling_arg(oversampling)
         rescore = V.check_rescore_arg(rescore)
@@ -631,34 +654,34 @@ class RemoteCollection(_CollectionCore, interface.Collection):
             nprobe = min(nprobe, _UINT32_MAX)
         flt = _filter_to_proto(filter)
         with_payloads, with_vectors = bool(with_payloads), bool(with_vectors)
-        per_id = np.full(len(ids), max(_ID_BYTES, self._answer_bytes(k, with_payloads, with_vectors)) + 16,
+        per_id = np.full(len(ids), max(self._id_bytes(ids), self._answer_bytes(k, with_payloads, with_vectors)) + 16,
                          dtype=np.int64)
 
         def request(lo: int, hi: int) -> pb.SearchByIdRequest:
-            return pb.SearchByIdRequest(collection=self._ref, ids=ids[lo:hi].tolist(), k=k, filter=flt,
+            return pb.SearchByIdRequest(collection=self._ref, **C.id_fields(ids[lo:hi]), k=k, filter=flt,
                                         oversampling=oversampling, rescore=rescore, nprobe=nprobe, margin=margin,
                                         with_payloads=with_payloads, with_vectors=with_vectors)
 
         return (yield from self._searches("SearchById", per_id, flt, request, k, with_payloads, with_vectors, timeout))
 
     @_blocking
-    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+    def scroll(self, limit: int = 100, *, after: int | str | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True, timeout: float | None = None) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`
         as `after` to get the next page; it is None after the last page."""
         limit = V.check_limit(limit)
-        after = V.check_cursor(after)
+        after = I.check_cursor_of(self.config.id_type, after, self.name)
         flt = _filter_to_proto(filter)
         with_vectors, with_payloads = bool(with_vectors), bool(with_payloads)
-        per_point = _ID_BYTES + (4 * self.dim if with_vectors else 0) + (_PAYLOAD_GUESS if with_payloads else 0)
+        per_point = self._id_bytes() + (4 * self.dim if with_vectors else 0) + (_PAYLOAD_GUESS if with_payloads else 0)
         step = max(1, min(limit, self._client._budget // per_point))
         # consecutive pages make up the one asked for: page i+1 starts after page i's last id
         parts: list[Points] = []
         got, cursor = 0, after
         while True:
             ask = min(step, limit - got)
-            request = pb.ScrollRequest(collection=self._ref, limit=ask, after=cursor, filter=flt,
+            request = pb.ScrollRequest(collection=self._ref, limit=ask, **C.cursor_fields(cursor), filter=flt,
                                        with_vectors=with_vectors, with_payloads=with_payloads)
             try:
                 response = yield _Call("points", "Scroll", request, timeout)

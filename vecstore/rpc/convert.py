@@ -33,8 +33,8 @@ from google.protobuf.message import Message
 from ..config import CollectionConfig, IVFConfig, QuantizationConfig, quantization_from_dict
 from ..api.sparse_rows import SparseRows
 from ..api.validate import check_payload_bytes
-from ..errors import (InternalError, InvalidConfigError, InvalidFilterError, InvalidPayloadError, InvalidSparseError,
-                      InvalidVectorError)
+from ..errors import (InternalError, InvalidConfigError, InvalidFilterError, InvalidIdError, InvalidPayloadError,
+                      InvalidQueryError, InvalidSparseError, InvalidVectorError)
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
 from .v1 import vecstore_pb2 as pb
 
@@ -151,6 +151,7 @@ def config_to_proto(config: CollectionConfig) -> pb.CollectionConfig:
         quantization=quantization_to_proto(config.quantization),
         vector_dtype=dtype_to_proto(config.vector_dtype),
         vectors_in_ram=config.vectors_in_ram,
+        id_type=enum_to_proto(pb.IdType.DESCRIPTOR, config.id_type, "id_type"),
     )
     if config.ivf is not None:
         msg.ivf.SetInParent()  # present even when every field keeps its default
@@ -185,6 +186,7 @@ def config_from_proto(msg: pb.CollectionConfig) -> dict[str, Any]:
         "ivf": IVFConfig.from_dict(_read(msg.ivf)) if msg.HasField("ivf") else None,
         "vectors_in_ram": msg.vectors_in_ram,
         "sparse_vectors": _read(msg.sparse_vectors) if msg.HasField("sparse_vectors") else None,
+        "id_type": enum_from_proto(pb.IdType.DESCRIPTOR, msg.id_type, "id_type") or "int",
     }
 
 
@@ -233,6 +235,58 @@ def ref_to_proto(name: str, collection_id: int = 0) -> pb.CollectionRef:
 
 def ids_from_proto(ids: Sequence[int]) -> np.ndarray:
     return np.array(ids, dtype=np.int64)
+
+
+# Ids travel in the original `repeated int64 ids` field (int ids; what older
+# clients send) or in `point_ids`, the oneof of int and str ids (see the proto).
+def ids_from_request(request: Message) -> np.ndarray:
+    """A request's ids, of whichever type it sent (the engine checks the type)."""
+    if not request.HasField("point_ids"):
+        return ids_from_proto(request.ids)
+    if len(request.ids):
+        raise InvalidIdError("set ids or point_ids, not both")
+    return ids_from_message(request.point_ids)
+
+
+def has_ids(request: Message) -> bool:
+    return bool(len(request.ids)) or request.HasField("point_ids")
+
+
+def ids_from_message(msg: pb.Ids) -> np.ndarray:
+    kind = msg.WhichOneof("kind")
+    if kind == "strs":
+        out = np.empty(len(msg.strs.values), dtype=object)
+        out[:] = list(msg.strs.values)
+        return out
+    return ids_from_proto(msg.ints.values if kind == "ints" else ())
+
+
+def id_fields(ids: np.ndarray) -> dict[str, Any]:
+    """The fields carrying ids, in requests and responses alike: `ids` for
+    int ids (what every version reads), `point_ids.strs` for str ids."""
+    if ids.dtype == object:
+        return {"point_ids": pb.Ids(strs=pb.StringIds(values=ids.tolist()))}
+    return {"ids": ids.tolist()}
+
+
+def cursor_from_request(request: pb.ScrollRequest) -> Any:
+    if request.HasField("after_id"):
+        if request.HasField("after"):
+            raise InvalidQueryError("set after or after_id, not both")
+        kind = request.after_id.WhichOneof("kind")
+        return None if kind is None else getattr(request.after_id, kind)
+    return request.after if request.HasField("after") else None
+
+
+def cursor_fields(after: Any) -> dict[str, Any]:
+    if isinstance(after, str):
+        return {"after_id": pb.PointId(str_id=after)}
+    return {"after": after}
+
+
+def _valid(ids: np.ndarray) -> np.ndarray:
+    """Where a result's ids are hits, not padding (-1, or None for str ids)."""
+    return np.not_equal(ids, None) if ids.dtype == object else ids >= 0
 
 
 def vectors_to_proto(x: np.ndarray) -> pb.Vectors:
@@ -478,7 +532,7 @@ def points_to_proto(points: Points, dim: int, with_vectors: bool, with_payloads:
                     message: type[Message] = pb.GetResponse) -> Message:
     """A GetResponse, or any message with the same ids/vectors/payloads fields."""
     return message(
-        ids=points.ids.tolist(),
+        **id_fields(points.ids),
         vectors=vectors_to_proto(points.vectors) if with_vectors else pb.Vectors(dim=dim),
         payloads=[payload_to_bytes(p) for p in points.payloads] if with_payloads else [],
         stored_dtype=dtype_to_proto(points.stored_dtype),
@@ -486,7 +540,7 @@ def points_to_proto(points: Points, dim: int, with_vectors: bool, with_payloads:
 
 
 def points_from_proto(msg: Message, dim: int, with_vectors: bool, with_payloads: bool) -> Points:
-    ids = ids_from_proto(msg.ids)
+    ids = ids_from_message(msg.point_ids) if msg.HasField("point_ids") else ids_from_proto(msg.ids)
     if with_vectors:
         vectors = vectors_from_proto(msg.vectors).astype(np.float32)  # a writable copy, like the engine's
     else:
@@ -499,7 +553,9 @@ def points_from_proto(msg: Message, dim: int, with_vectors: bool, with_payloads:
 
 def scroll_page_to_proto(page: ScrollPage, dim: int, with_vectors: bool, with_payloads: bool) -> pb.ScrollResponse:
     msg = points_to_proto(page.points, dim, with_vectors, with_payloads, pb.ScrollResponse)
-    if page.next_cursor is not None:
+    if isinstance(page.next_cursor, str):
+        msg.next_id.str_id = page.next_cursor
+    elif page.next_cursor is not None:
         msg.next_cursor = page.next_cursor
     return msg
 
@@ -507,7 +563,8 @@ def scroll_page_to_proto(page: ScrollPage, dim: int, with_vectors: bool, with_pa
 def scroll_page_from_proto(msg: pb.ScrollResponse, dim: int, with_vectors: bool, with_payloads: bool) -> ScrollPage:
     return ScrollPage(
         points=points_from_proto(msg, dim, with_vectors, with_payloads),
-        next_cursor=msg.next_cursor if msg.HasField("next_cursor") else None,
+        next_cursor=(msg.next_id.str_id if msg.HasField("next_id") and msg.next_id.HasField("str_id")
+                     else msg.next_cursor if msg.HasField("next_cursor") else None),
     )
 
 
@@ -515,16 +572,23 @@ def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
     """Padding (id -1, score NaN) stays off the wire: each query sends its real
     hits, with their payloads and vectors when the result has them."""
     msg = pb.SearchResponse()
-    valid = result.ids >= 0
+    valid = _valid(result.ids)
     counts = valid.sum(axis=1)
     # whole-array tolist() is much cheaper than per-row conversions (hot path)
     ids, scores = result.ids.tolist(), result.scores.tolist()
+    strs = result.ids.dtype == object
     if (valid == (np.arange(valid.shape[1]) < counts[:, None])).all():  # padding only at the ends
-        for row_ids, row_scores, n in zip(ids, scores, counts.tolist()):
-            msg.results.add(ids=row_ids[:n], scores=row_scores[:n])
+        if strs:
+            for row_ids, row_scores, n in zip(ids, scores, counts.tolist()):
+                msg.results.add(point_ids=pb.Ids(strs=pb.StringIds(values=row_ids[:n])), scores=row_scores[:n])
+        else:
+            for row_ids, row_scores, n in zip(ids, scores, counts.tolist()):
+                msg.results.add(ids=row_ids[:n], scores=row_scores[:n])
     else:
         for row_ids, row_scores, keep in zip(ids, scores, valid.tolist()):
-            msg.results.add(ids=[i for i, v in zip(row_ids, keep) if v], scores=[x for x, v in zip(row_scores, keep) if v])
+            kept = [i for i, v in zip(row_ids, keep) if v]
+            msg.results.add(**id_fields(np.array(kept, dtype=object if strs else np.int64)),
+                            scores=[x for x, v in zip(row_scores, keep) if v])
     if result.payloads is not None:
         for hits, row, keep in zip(msg.results, result.payloads, valid.tolist()):
             hits.payloads.extend([payload_to_bytes(p) for p, v in zip(row, keep) if v])
@@ -535,14 +599,19 @@ def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
 
 
 def search_result_from_proto(msg: pb.SearchResponse, k: int, dim: int = 0, with_payloads: bool = False,
-                             with_vectors: bool = False) -> SearchResult:
+                             with_vectors: bool = False, id_type: str = "int") -> SearchResult:
+    """id_type: the collection's, which says the ids' container (and padding)
+    even when no query has a hit."""
     nq = len(msg.results)
-    ids = np.full((nq, k), -1, dtype=np.int64)
+    strs = id_type == "str"
+    ids = np.full((nq, k), None, dtype=object) if strs else np.full((nq, k), -1, dtype=np.int64)
     scores = np.full((nq, k), np.nan, dtype=np.float32)
     payloads = [[None] * k for _ in range(nq)] if with_payloads else None
     vectors = np.full((nq, k, dim), np.nan, dtype=np.float32) if with_vectors else None
     for i, hits in enumerate(msg.results):
-        row_ids, row_scores = list(hits.ids), list(hits.scores)  # lists convert faster than containers
+        # lists convert faster than containers
+        row_ids = list(hits.point_ids.strs.values) if strs else list(hits.ids)
+        row_scores = list(hits.scores)
         n = len(row_ids)
         if n > k or len(row_scores) != n:
             raise InternalError(f"server sent {n} ids and {len(row_scores)} scores for query {i} with k={k}")

@@ -254,7 +254,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         vectors = C.vectors_from_proto(request.vectors)
         payloads = C.payloads_from_proto(request.payloads)
-        return col.upsert(C.ids_from_proto(request.ids), vectors, payloads, sparse=C.optional_sparse(request, "sparse"),
+        return col.upsert(C.ids_from_request(request), vectors, payloads, sparse=C.optional_sparse(request, "sparse"),
                           sparse_vectors=C.optional_sparse(request, "sparse_vectors"))
 
     @_rpc
@@ -280,7 +280,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         with_vectors = request.with_vectors if request.HasField("with_vectors") else True
         with_payloads = request.with_payloads if request.HasField("with_payloads") else True
-        points = col.get(C.ids_from_proto(request.ids), with_vectors=with_vectors, with_payloads=with_payloads)
+        points = col.get(C.ids_from_request(request), with_vectors=with_vectors, with_payloads=with_payloads)
         return C.points_to_proto(points, col.dim, with_vectors, with_payloads)
 
     @_rpc
@@ -288,9 +288,9 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         col = self._collection(request.collection)
         flt = C.optional_filter(request)
         if flt is None:
-            deleted = col.delete(C.ids_from_proto(request.ids))
+            deleted = col.delete(C.ids_from_request(request))
         else:  # the engine rejects ids and a filter together
-            deleted = col.delete(C.ids_from_proto(request.ids) if len(request.ids) else None, filter=flt)
+            deleted = col.delete(C.ids_from_request(request) if C.has_ids(request) else None, filter=flt)
         return pb.DeleteResponse(deleted=deleted)
 
     @_rpc
@@ -320,9 +320,10 @@ class PointsService(_Base, pb_grpc.PointsServicer):
     @_rpc
     def SearchById(self, request, context):
         col = self._collection(request.collection)
-        self._limits.check_size(len(request.ids), request.k, col.dim if request.with_vectors else 0)
+        ids = C.ids_from_request(request)
+        self._limits.check_size(len(ids), request.k, col.dim if request.with_vectors else 0)
         result = col.search_by_id(
-            C.ids_from_proto(request.ids),
+            ids,
             k=request.k,
             filter=C.optional_filter(request),
             oversampling=request.oversampling if request.HasField("oversampling") else None,
@@ -338,10 +339,11 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         """The response; with payloads (whose size no check before the search
         can know) refused when over the message limit, so the client splits."""
         msg = C.search_result_to_proto(result)
-        size = msg.ByteSize() if result.payloads is not None or result.vectors is not None else 0
+        sized = result.payloads is not None or result.vectors is not None or result.ids.dtype == object
+        size = msg.ByteSize() if sized else 0  # str ids: up to 256 bytes a hit, beyond the check before
         if size > self._limits.max_message_bytes:
             raise ResourceExhaustedError(
-                f"the answer with payloads takes {size} bytes, above this server's "
+                f"the answer takes {size} bytes, above this server's "
                 f"{self._limits.max_message_bytes}-byte message limit (--max-message-mb): split the queries")
         return msg
 
@@ -352,7 +354,7 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         with_payloads = request.with_payloads if request.HasField("with_payloads") else True
         page = col.scroll(
             request.limit,
-            after=request.after if request.HasField("after") else None,
+            after=C.cursor_from_request(request),
             filter=C.optional_filter(request),
             with_vectors=with_vectors,
             with_payloads=with_payloads,
@@ -365,18 +367,18 @@ class PointsService(_Base, pb_grpc.PointsServicer):
         if not request.payload:  # a merge needs an object; empty bytes mean "none" elsewhere
             raise InvalidPayloadError("SetPayloadRequest.payload is empty: expected a JSON object such as {\"tag\": 1}")
         payload = C.payload_from_bytes(request.payload)
-        return pb.SetPayloadResponse(changed=col.set_payload(C.ids_from_proto(request.ids), payload))
+        return pb.SetPayloadResponse(changed=col.set_payload(C.ids_from_request(request), payload))
 
     @_rpc
     def OverwritePayload(self, request, context):
         col = self._collection(request.collection)
         payload = C.payload_from_bytes(request.payload)
-        return pb.OverwritePayloadResponse(changed=col.overwrite_payload(C.ids_from_proto(request.ids), payload))
+        return pb.OverwritePayloadResponse(changed=col.overwrite_payload(C.ids_from_request(request), payload))
 
     @_rpc
     def DeletePayloadKeys(self, request, context):
         col = self._collection(request.collection)
-        changed = col.delete_payload_keys(C.ids_from_proto(request.ids), list(request.keys))
+        changed = col.delete_payload_keys(C.ids_from_request(request), list(request.keys))
         return pb.DeletePayloadKeysResponse(changed=changed)
 
 

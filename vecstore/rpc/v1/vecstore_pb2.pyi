@@ -14,6 +14,12 @@ class Metric(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     METRIC_DOT: _ClassVar[Metric]
     METRIC_L2: _ClassVar[Metric]
 
+class IdType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ID_TYPE_UNSPECIFIED: _ClassVar[IdType]
+    ID_TYPE_INT: _ClassVar[IdType]
+    ID_TYPE_STR: _ClassVar[IdType]
+
 class VectorDtype(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VECTOR_DTYPE_UNSPECIFIED: _ClassVar[VectorDtype]
@@ -42,6 +48,9 @@ METRIC_UNSPECIFIED: Metric
 METRIC_COSINE: Metric
 METRIC_DOT: Metric
 METRIC_L2: Metric
+ID_TYPE_UNSPECIFIED: IdType
+ID_TYPE_INT: IdType
+ID_TYPE_STR: IdType
 VECTOR_DTYPE_UNSPECIFIED: VectorDtype
 VECTOR_DTYPE_FLOAT32: VectorDtype
 VECTOR_DTYPE_FLOAT16: VectorDtype
@@ -63,6 +72,34 @@ class Vectors(_message.Message):
     dim: int
     data: bytes
     def __init__(self, dim: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class Ids(_message.Message):
+    __slots__ = ("ints", "strs")
+    INTS_FIELD_NUMBER: _ClassVar[int]
+    STRS_FIELD_NUMBER: _ClassVar[int]
+    ints: IntIds
+    strs: StringIds
+    def __init__(self, ints: _Optional[_Union[IntIds, _Mapping]] = ..., strs: _Optional[_Union[StringIds, _Mapping]] = ...) -> None: ...
+
+class IntIds(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, values: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class StringIds(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PointId(_message.Message):
+    __slots__ = ("int_id", "str_id")
+    INT_ID_FIELD_NUMBER: _ClassVar[int]
+    STR_ID_FIELD_NUMBER: _ClassVar[int]
+    int_id: int
+    str_id: str
+    def __init__(self, int_id: _Optional[int] = ..., str_id: _Optional[str] = ...) -> None: ...
 
 class SparseCodes(_message.Message):
     __slots__ = ("lengths", "indices", "weights")
@@ -193,7 +230,7 @@ class IVFConfig(_message.Message):
     def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
-    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram", "sparse_vectors")
+    __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram", "sparse_vectors", "id_type")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +239,7 @@ class CollectionConfig(_message.Message):
     IVF_FIELD_NUMBER: _ClassVar[int]
     VECTORS_IN_RAM_FIELD_NUMBER: _ClassVar[int]
     SPARSE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    ID_TYPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     dim: int
     metric: Metric
@@ -210,7 +248,8 @@ class CollectionConfig(_message.Message):
     ivf: IVFConfig
     vectors_in_ram: bool
     sparse_vectors: SparseVectorsConfig
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ..., vectors_in_ram: _Optional[bool] = ..., sparse_vectors: _Optional[_Union[SparseVectorsConfig, _Mapping]] = ...) -> None: ...
+    id_type: IdType
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., metric: _Optional[_Union[Metric, str]] = ..., quantization: _Optional[_Union[Quantization, _Mapping]] = ..., vector_dtype: _Optional[_Union[VectorDtype, str]] = ..., ivf: _Optional[_Union[IVFConfig, _Mapping]] = ..., vectors_in_ram: _Optional[bool] = ..., sparse_vectors: _Optional[_Union[SparseVectorsConfig, _Mapping]] = ..., id_type: _Optional[_Union[IdType, str]] = ...) -> None: ...
 
 class SparseVectorsConfig(_message.Message):
     __slots__ = ("vocab_size",)
@@ -437,20 +476,22 @@ class ListPayloadIndexesResponse(_message.Message):
     def __init__(self, indexes: _Optional[_Iterable[_Union[PayloadIndex, _Mapping]]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
-    __slots__ = ("collection", "ids", "vectors", "payloads", "sparse", "sparse_vectors")
+    __slots__ = ("collection", "ids", "vectors", "payloads", "sparse", "sparse_vectors", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     SPARSE_FIELD_NUMBER: _ClassVar[int]
     SPARSE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     sparse: SparseCodes
     sparse_vectors: SparseCodes
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., sparse: _Optional[_Union[SparseCodes, _Mapping]] = ..., sparse_vectors: _Optional[_Union[SparseCodes, _Mapping]] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., sparse: _Optional[_Union[SparseCodes, _Mapping]] = ..., sparse_vectors: _Optional[_Union[SparseCodes, _Mapping]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
     __slots__ = ("written",)
@@ -459,38 +500,44 @@ class UpsertResponse(_message.Message):
     def __init__(self, written: _Optional[int] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("collection", "ids", "with_vectors", "with_payloads")
+    __slots__ = ("collection", "ids", "with_vectors", "with_payloads", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     with_vectors: bool
     with_payloads: bool
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("ids", "vectors", "payloads", "stored_dtype")
+    __slots__ = ("ids", "vectors", "payloads", "stored_dtype", "point_ids")
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     STORED_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     stored_dtype: VectorDtype
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
-    __slots__ = ("collection", "ids", "filter")
+    __slots__ = ("collection", "ids", "filter", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     filter: Filter
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class DeleteResponse(_message.Message):
     __slots__ = ("deleted",)
@@ -547,7 +594,7 @@ class SearchRequest(_message.Message):
     def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., queries: _Optional[_Union[Vectors, _Mapping]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., sparse_queries: _Optional[_Union[SparseCodes, _Mapping]] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., sparse_query: _Optional[_Union[SparseCodes, _Mapping]] = ..., fusion: _Optional[str] = ..., rrf_k: _Optional[float] = ..., dense_weight: _Optional[float] = ...) -> None: ...
 
 class SearchByIdRequest(_message.Message):
-    __slots__ = ("collection", "ids", "k", "oversampling", "rescore", "filter", "nprobe", "margin", "with_payloads", "with_vectors")
+    __slots__ = ("collection", "ids", "k", "oversampling", "rescore", "filter", "nprobe", "margin", "with_payloads", "with_vectors", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -558,6 +605,7 @@ class SearchByIdRequest(_message.Message):
     MARGIN_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     k: int
@@ -568,19 +616,22 @@ class SearchByIdRequest(_message.Message):
     margin: float
     with_payloads: bool
     with_vectors: bool
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., k: _Optional[int] = ..., oversampling: _Optional[float] = ..., rescore: _Optional[bool] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., nprobe: _Optional[int] = ..., margin: _Optional[float] = ..., with_payloads: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class QueryHits(_message.Message):
-    __slots__ = ("ids", "scores", "payloads", "vectors")
+    __slots__ = ("ids", "scores", "payloads", "vectors", "point_ids")
     IDS_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     scores: _containers.RepeatedScalarFieldContainer[float]
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     vectors: Vectors
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., scores: _Optional[_Iterable[float]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., scores: _Optional[_Iterable[float]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("results",)
@@ -589,44 +640,52 @@ class SearchResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[QueryHits, _Mapping]]] = ...) -> None: ...
 
 class ScrollRequest(_message.Message):
-    __slots__ = ("collection", "limit", "after", "filter", "with_vectors", "with_payloads")
+    __slots__ = ("collection", "limit", "after", "filter", "with_vectors", "with_payloads", "after_id")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     AFTER_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     WITH_PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     limit: int
     after: int
     filter: Filter
     with_vectors: bool
     with_payloads: bool
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., limit: _Optional[int] = ..., after: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ...) -> None: ...
+    after_id: PointId
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., limit: _Optional[int] = ..., after: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., with_vectors: _Optional[bool] = ..., with_payloads: _Optional[bool] = ..., after_id: _Optional[_Union[PointId, _Mapping]] = ...) -> None: ...
 
 class ScrollResponse(_message.Message):
-    __slots__ = ("ids", "vectors", "payloads", "next_cursor", "stored_dtype")
+    __slots__ = ("ids", "vectors", "payloads", "next_cursor", "stored_dtype", "point_ids", "next_id")
     IDS_FIELD_NUMBER: _ClassVar[int]
     VECTORS_FIELD_NUMBER: _ClassVar[int]
     PAYLOADS_FIELD_NUMBER: _ClassVar[int]
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     STORED_DTYPE_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ID_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[int]
     vectors: Vectors
     payloads: _containers.RepeatedScalarFieldContainer[bytes]
     next_cursor: int
     stored_dtype: VectorDtype
-    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., next_cursor: _Optional[int] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ...) -> None: ...
+    point_ids: Ids
+    next_id: PointId
+    def __init__(self, ids: _Optional[_Iterable[int]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., next_cursor: _Optional[int] = ..., stored_dtype: _Optional[_Union[VectorDtype, str]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ..., next_id: _Optional[_Union[PointId, _Mapping]] = ...) -> None: ...
 
 class SetPayloadRequest(_message.Message):
-    __slots__ = ("collection", "ids", "payload")
+    __slots__ = ("collection", "ids", "payload", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     payload: bytes
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class SetPayloadResponse(_message.Message):
     __slots__ = ("changed",)
@@ -635,14 +694,16 @@ class SetPayloadResponse(_message.Message):
     def __init__(self, changed: _Optional[int] = ...) -> None: ...
 
 class OverwritePayloadRequest(_message.Message):
-    __slots__ = ("collection", "ids", "payload")
+    __slots__ = ("collection", "ids", "payload", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     payload: bytes
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., payload: _Optional[bytes] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class OverwritePayloadResponse(_message.Message):
     __slots__ = ("changed",)
@@ -651,14 +712,16 @@ class OverwritePayloadResponse(_message.Message):
     def __init__(self, changed: _Optional[int] = ...) -> None: ...
 
 class DeletePayloadKeysRequest(_message.Message):
-    __slots__ = ("collection", "ids", "keys")
+    __slots__ = ("collection", "ids", "keys", "point_ids")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    POINT_IDS_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionRef
     ids: _containers.RepeatedScalarFieldContainer[int]
     keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    point_ids: Ids
+    def __init__(self, collection: _Optional[_Union[CollectionRef, _Mapping]] = ..., ids: _Optional[_Iterable[int]] = ..., keys: _Optional[_Iterable[str]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class DeletePayloadKeysResponse(_message.Message):
     __slots__ = ("changed",)
