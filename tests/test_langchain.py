@@ -351,3 +351,11 @@ def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "1.000 binary codes stay in RAM"
     assert lines[-1].startswith("['search']")
+
+
+def test_embedded_use_does_not_load_grpc():
+    from test_layers import modules_after
+
+    mods = modules_after("import vecstore, vecstore.integrations.langchain; vecstore.open")
+    assert "langchain_core.vectorstores" in mods
+    assert not {m for m in mods if m == "grpc" or m.startswith("grpc.") or m.startswith("vecstore.rpc")}
