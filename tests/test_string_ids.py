@@ -404,3 +404,126 @@ def test_killed_writer_leaves_consistent_maps(tmp_path):
             np.testing.assert_array_equal(got.vectors, x[[names.index(n) for n in want]])
         assert len(col.get([f"batch{acked + 1}-{i}" for i in range(20)])) in (0, 20)  # in flight: all or none
         assert col.count() == len(col.scroll(10_000).points)
+
+
+# -- the wire, as other clients speak it -------------------------------------------------------
+def test_raw_wire_messages(tmp_path):
+    import grpc
+
+    from conftest import serving
+    from vecstore.rpc.status import ERROR_CODE_KEY
+    from vecstore.rpc.v1 import vecstore_pb2 as pb
+    from vecstore.rpc.v1 import vecstore_pb2_grpc as pb_grpc
+
+    def refused(call, request):
+        with pytest.raises(grpc.RpcError) as info:
+            call(request, timeout=30)
+        err = info.value
+        return err.code(), dict(err.trailing_metadata() or ()).get(ERROR_CODE_KEY), err.details()
+
+    with serving(tmp_path / "db") as address:
+        with vecstore.connect(address) as client:
+            client.create_collection("s", dim=4, id_type="str", quantization="none")
+            client.create_collection("i", dim=4, quantization="none")
+        channel = grpc.insecure_channel(address)
+        points = pb_grpc.PointsStub(channel)
+        collections = pb_grpc.CollectionsStub(channel)
+        x = pb.Vectors(dim=4, data=np.ones((2, 4), "<f4").tobytes())
+        s, i = pb.CollectionRef(name="s"), pb.CollectionRef(name="i")
+        strs = pb.Ids(strs=pb.StringIds(values=["a", "b"]))
+        # an old client: int ids in the original field keep working
+        assert points.Upsert(pb.UpsertRequest(collection=i, ids=[1, 2], vectors=x)).written == 2
+        assert list(points.Get(pb.GetRequest(collection=i, ids=[2])).ids) == [2]
+        assert points.Upsert(pb.UpsertRequest(collection=i, point_ids=pb.Ids(ints=pb.IntIds(values=[3, 4])),
+                                              vectors=x)).written == 2
+        assert points.Upsert(pb.UpsertRequest(collection=s, point_ids=strs, vectors=x)).written == 2
+        got = points.Get(pb.GetRequest(collection=s, point_ids=pb.Ids(strs=pb.StringIds(values=["b", "z"]))))
+        assert list(got.point_ids.strs.values) == ["b"] and list(got.ids) == []
+        hits = points.Search(pb.SearchRequest(collection=s, queries=pb.Vectors(dim=4, data=x.data[:16]), k=5))
+        assert sorted(hits.results[0].point_ids.strs.values) == ["a", "b"]
+        page = points.Scroll(pb.ScrollRequest(collection=s, limit=1))
+        assert page.next_id.str_id == "a" and not page.HasField("next_cursor")
+        page = points.Scroll(pb.ScrollRequest(collection=s, limit=1, after_id=pb.PointId(str_id="a")))
+        assert list(page.point_ids.strs.values) == ["b"]
+        desc = collections.GetCollection(pb.GetCollectionRequest(name="s")).collection
+        assert desc.config.id_type == pb.ID_TYPE_STR
+        # wrong types, sent raw (no client checks): INVALID_ARGUMENT / INVALID_ID from the server
+        for call, request in [
+            (points.Upsert, pb.UpsertRequest(collection=s, ids=[1, 2], vectors=x)),
+            (points.Upsert, pb.UpsertRequest(collection=i, point_ids=strs, vectors=x)),
+            (points.Get, pb.GetRequest(collection=s, ids=[1])),
+            (points.Delete, pb.DeleteRequest(collection=i, point_ids=strs)),
+            (points.SearchById, pb.SearchByIdRequest(collection=i, point_ids=strs, k=1)),
+            (points.SetPayload, pb.SetPayloadRequest(collection=s, ids=[1], payload=b'{"a": 1}')),
+            (points.Upsert, pb.UpsertRequest(collection=s, point_ids=pb.Ids(strs=pb.StringIds(values=["", "b"])),
+                                             vectors=x)),
+            (points.Get, pb.GetRequest(collection=i, ids=[1], point_ids=pb.Ids(ints=pb.IntIds(values=[2])))),
+        ]:
+            status, code, details = refused(call, request)
+            assert (status, code) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ID"), details
+        status, code, details = refused(points.Scroll, pb.ScrollRequest(collection=s, limit=1, after=3))
+        assert (status, code) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_QUERY") and 'id_type="str"' in details
+        channel.close()
+
+
+# -- command line ----------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["data-dir", "server"])
+def test_cli_str_ids(tmp_path, capsys, mode):
+    import json
+
+    from conftest import serving
+    from vecstore import cli
+
+    def run(*argv):
+        code = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    x = np.random.default_rng(0).standard_normal((40, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    names = [f"doc/{i}-é" for i in range(40)]
+    (tmp_path / "ids.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"n": i}) + "\n" for i in range(40)))
+
+    def session(*target):
+        code, out, err = run("create", "docs", "--dim", 8, "--id-type", "str", "--quantization", "none", *target)
+        assert code == 0 and "id_type=str" in out, err
+        code, out, err = run("import", "docs", tmp_path / "x.npy", "--ids", tmp_path / "ids.txt",
+                             "--payloads", tmp_path / "p.jsonl", "--batch", 16, "--quiet", *target)
+        assert code == 0 and "(now 40 points)" in out, err
+        code, out, err = run("import", "other", tmp_path / "x.npy", "--create", "--id-type", "str", "--quiet", *target)
+        assert code == 2 and "--ids" in err
+        code, out, _ = run("info", "docs", *target)
+        assert "id_type=str" in out and "count=40" in out
+        code, out, err = run("search", "docs", "--like", "doc/7-é", "-k", 2, "--with-payloads", *target)
+        assert code == 0, err
+        hits = json.loads(out)["hits"]
+        assert hits[0] == {"id": "doc/7-é", "score": pytest.approx(1.0, abs=1e-5), "payload": {"n": 7}}
+        code, out, err = run("search", "docs", "--like", "nope", *target)
+        assert code == 2 and "no point with id" in err
+
+    if mode == "data-dir":
+        session("--data-dir", tmp_path / "db")
+    else:
+        with serving(tmp_path / "served") as address:
+            session("--server", address)
+
+
+def test_hits_deleted_before_naming_are_dropped(engine_db):
+    """A hit whose point goes between the search and the naming of its hits
+    leaves its row; the rest move up, with their scores, payloads and vectors."""
+    from vecstore.types import SearchResult
+
+    col = engine_db.create_collection("s", dim=2, id_type="str", quantization="none")
+    col.upsert(["a", "b", "c"], np.eye(3, 2) + 0.5)  # internal ids 0, 1, 2
+    col.delete(["b"])
+    internal = SearchResult(ids=np.array([[1, 0, 2], [2, -1, -1]]),
+                            scores=np.array([[0.9, 0.8, 0.7], [0.6, np.nan, np.nan]], np.float32),
+                            payloads=[[{"p": 1}, {"p": 0}, {"p": 2}], [{"p": 2}, None, None]],
+                            vectors=np.arange(18, dtype=np.float32).reshape(2, 3, 3))
+    named = col._ids.hits(internal)
+    assert named.ids.tolist() == [["a", "c", None], ["c", None, None]]
+    np.testing.assert_array_equal(named.scores, np.array([[0.8, 0.7, np.nan], [0.6, np.nan, np.nan]], np.float32))
+    assert named.payloads == [[{"p": 0}, {"p": 2}, None], [{"p": 2}, None, None]]
+    np.testing.assert_array_equal(named.vectors[0, :2], internal.vectors[0, 1:])
+    assert np.isnan(named.vectors[0, 2]).all()

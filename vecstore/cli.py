@@ -145,7 +145,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             q = info.config.quantization
             per_vec = info.ram_bytes / info.count if info.count else 0.0
             print(
-                f"{name}: dim={info.config.dim} metric={info.config.metric} quantization={q.to_dict()} "
+                f"{name}: dim={info.config.dim} metric={info.config.metric} id_type={info.config.id_type} "
+                f"quantization={q.to_dict()} "
                 f"count={info.count} trained={info.trained} ram={info.ram_bytes}B ({per_vec:.1f} B/vector) "
                 f"disk={info.disk_bytes}B payload_indexes={info.extra.get('payload_indexes', {})}"
             )
@@ -164,8 +165,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     with open_target(args) as db:
         col = db.create_collection(args.name, dim=args.dim, metric=args.metric,
-                                   quantization=parse_quantization(args.quantization))
-        print(f"created {col.name}: dim={col.dim} metric={col.metric} quantization={col.config.quantization.to_dict()}")
+                                   quantization=parse_quantization(args.quantization), id_type=args.id_type)
+        print(f"created {col.name}: dim={col.dim} metric={col.metric} id_type={col.config.id_type} "
+              f"quantization={col.config.quantization.to_dict()}")
     return 0
 
 
@@ -214,7 +216,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if xb.ndim != 2:
         raise UsageError(f"{args.file} holds shape {xb.shape}: expected (n, dim) vectors")
     n, dim = xb.shape
-    ids = np.load(args.ids, mmap_mode="r") if args.ids else None
+    ids = _load_ids(args.ids) if args.ids else None
     if ids is not None and ids.shape != (n,):
         raise UsageError(f"{args.ids} holds shape {ids.shape}: expected ({n},), one id per vector")
     payload_lines = open(args.payloads, encoding="utf-8") if args.payloads else None
@@ -226,7 +228,9 @@ def cmd_import(args: argparse.Namespace) -> int:
             if not args.create:
                 raise
             col = db.create_collection(args.collection, dim=dim, metric=args.metric,
-                                       quantization=parse_quantization(args.quantization))
+                                       quantization=parse_quantization(args.quantization), id_type=args.id_type)
+        if col.config.id_type == "str" and ids is None:
+            raise UsageError(f"{args.collection} has str ids: give them with --ids (a .txt file, one id per line)")
         bar = tqdm(total=n, unit="vec", unit_scale=True, desc=f"import {args.collection}", disable=args.quiet)
 
         def batches() -> Iterator[tuple]:
@@ -275,22 +279,30 @@ def cmd_search(args: argparse.Namespace) -> int:
         elif args.queries:
             queries = np.load(args.queries)
         else:
-            found = col.get([args.like], with_payloads=False)
+            like: Any = args.like
+            if col.config.id_type == "int":
+                try:
+                    like = int(like)
+                except ValueError:
+                    raise UsageError(f"{args.collection} has int ids: --like takes an integer, got {like!r}") from None
+            found = col.get([like], with_payloads=False)
             if not len(found):
                 raise UsageError(f"no point with id {args.like} in {args.collection}")
             queries = found.vectors
         rescore = False if args.no_rescore else None
         result = col.search(queries, k=args.k, filter=flt, oversampling=args.oversampling, rescore=rescore,
                             margin=args.margin)
-        payloads: dict[int, Any] = {}
+        payloads: dict[Any, Any] = {}
+        # padding: id -1 (int collections) or None (str collections)
+        valid = np.not_equal(result.ids, None) if result.ids.dtype == object else result.ids >= 0
         if args.with_payloads:
-            hit_ids = np.unique(result.ids[result.ids >= 0])
+            hit_ids = np.unique(result.ids[valid])
             points = col.get(hit_ids, with_vectors=False)
             payloads = dict(zip(points.ids.tolist(), points.payloads))
-        for i, (row_ids, row_scores) in enumerate(zip(result.ids, result.scores)):
+        for i, (row_ids, row_scores, row_valid) in enumerate(zip(result.ids, result.scores, valid)):
             hits = []
-            for pid, score in zip(row_ids.tolist(), row_scores.tolist()):
-                if pid < 0:
+            for pid, score, ok in zip(row_ids.tolist(), row_scores.tolist(), row_valid.tolist()):
+                if not ok:
                     break
                 hit: dict[str, Any] = {"id": pid, "score": round(score, 6)}
                 if args.with_payloads:
@@ -298,6 +310,20 @@ def cmd_search(args: argparse.Namespace) -> int:
                 hits.append(hit)
             print(json.dumps({"query": i, "hits": hits}, ensure_ascii=False))
     return 0
+
+
+def _load_ids(path: str) -> Any:
+    """Ids for import: a .npy file (int64, or str for str collections), or a
+    text file of one id per line (str ids)."""
+    import numpy as np
+
+    if path.endswith(".npy"):
+        return np.load(path, mmap_mode="r")
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    out = np.empty(len(lines), dtype=object)
+    out[:] = lines
+    return out
 
 
 # -- parser ---------------------------------------------------------------------------
@@ -353,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--dim", type=int, required=True)
     create.add_argument("--metric", default="cosine", help="cosine (default), dot or l2")
     create.add_argument("--quantization", default="binary", help='a kind name, or JSON: \'{"kind": "binary", "oversampling": 8}\'')
+    create.add_argument("--id-type", default="int", choices=["int", "str"],
+                        help="point ids: int (default) or str (UTF-8, up to 256 bytes)")
     add_target_options(create)
 
     snap = sub.add_parser("snapshot", help="write a consistent copy of the database while writes go on")
@@ -373,13 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="import a .npy file of vectors into a collection, with a progress bar")
     imp.add_argument("collection")
     imp.add_argument("file", help=".npy file of (n, dim) vectors (float16/32/64)")
-    imp.add_argument("--ids", help=".npy file of n int64 ids (default: consecutive from --start-id)")
+    imp.add_argument("--ids", help=".npy file of n ids (int64, or str), or a text file of one str id per line "
+                                   "(default for int ids: consecutive from --start-id)")
     imp.add_argument("--start-id", type=int, default=0, help="first id when --ids is not given (default 0)")
     imp.add_argument("--payloads", help="JSON-lines file: one object (or null) per vector")
     imp.add_argument("--batch", type=int, default=4096, help="vectors per batch, each one commit (default 4096)")
     imp.add_argument("--create", action="store_true", help="create the collection if missing (dim from the file)")
     imp.add_argument("--metric", default="cosine", help="with --create (default cosine)")
     imp.add_argument("--quantization", default="binary", help="with --create: a kind name or JSON")
+    imp.add_argument("--id-type", default="int", choices=["int", "str"], help="with --create: int (default) or str")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     add_target_options(imp)
 
@@ -388,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = search.add_mutually_exclusive_group()
     query.add_argument("--vector", help="one query as comma-separated numbers")
     query.add_argument("--queries", help=".npy file of (nq, dim) queries")
-    query.add_argument("--like", type=int, help="use the stored vector of this point id as the query")
+    query.add_argument("--like", help="use the stored vector of this point id (int or str) as the query")
     search.add_argument("-k", "--k", type=int, default=10, help="hits per query (default 10)")
     search.add_argument("--oversampling", type=float, help="override the collection's oversampling")
     search.add_argument("--margin", type=float,

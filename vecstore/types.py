@@ -11,9 +11,10 @@ from .config import CollectionConfig
 
 @dataclass(frozen=True)
 class SearchResult:
-    """ids (nq, k) int64 and scores (nq, k) float32, best first.
+    """ids (nq, k) int64 and scores (nq, k) float32, best first; for
+    id_type="str" collections ids is an object array of Python str.
 
-    Rows with fewer than k hits are padded with id -1 and score NaN.
+    Rows with fewer than k hits are padded with id -1 (None for str ids) and score NaN.
     Scores are similarities for cosine and dot (higher is better) and
     Euclidean distances for l2 (lower is better). With rescore=False they are
     code-space estimates, documented as approximate.

@@ -101,6 +101,7 @@ class Collection(NamedByConfig, abc.ABC):
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`
         as `after` to get the next page; it is None after the last page.
+        str ids (id_type="str") come in UTF-8 byte order, and `after` is a str.
         """
 
     @abc.abstractmethod

@@ -788,7 +788,8 @@ class Collection(interface.Collection):
     ) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`
-        as `after` to get the next page; it is None after the last page."""
+        as `after` to get the next page; it is None after the last page.
+        str ids (id_type="str") come in UTF-8 byte order, and `after` is a str."""
         self._check_usable()
         limit = V.check_limit(limit)
         after = self._ids.cursor(after)

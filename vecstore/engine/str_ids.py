@@ -139,11 +139,11 @@ class StrIds:
         ids = result.ids
         valid = ids >= 0
         uniq = np.unique(ids[valid])
+        names = np.empty(len(uniq), dtype=object)
         with self._storage.read() as txn:
-            named = dict(zip(uniq.tolist(), self.names_of(txn, uniq)))
+            names[:] = self.names_of(txn, uniq)
         out = np.full(ids.shape, None, dtype=object)
-        for at in zip(*np.nonzero(valid)):
-            out[at] = named[int(ids[at])]
+        out[valid] = names[np.searchsorted(uniq, ids[valid])]
         keep = np.not_equal(out, None)
         if (keep == valid).all():
             return SearchResult(ids=out, scores=result.scores, payloads=result.payloads, vectors=result.vectors)

@@ -669,7 +669,8 @@ class RemoteCollection(_CollectionCore, interface.Collection):
                with_vectors: bool = False, with_payloads: bool = True, timeout: float | None = None) -> ScrollPage:
         """Up to `limit` points in id order, those with ids above `after`,
         optionally only those matching `filter`. Pass the page's `next_cursor`
-        as `after` to get the next page; it is None after the last page."""
+        as `after` to get the next page; it is None after the last page.
+        str ids (id_type="str") come in UTF-8 byte order, and `after` is a str."""
         limit = V.check_limit(limit)
         after = I.check_cursor_of(self.config.id_type, after, self.name)
         flt = _filter_to_proto(filter)
