@@ -59,3 +59,10 @@ def test_api_layer_imports_neither_engine_nor_grpc():
     assert "vecstore.api.validate" in mods
     assert not {m for m in mods if m.startswith("vecstore.engine") or m.startswith("vecstore.rpc")
                 or m.split(".")[0] in {"grpc", "lmdb", "numba", "native", "faiss"}}
+
+
+def test_vecstore_does_not_import_langchain():
+    # the integration's framework loads only with vecstore.integrations.langchain itself
+    mods = modules_after("import vecstore, vecstore.integrations; vecstore.open")
+    assert "vecstore.engine" in mods
+    assert not {m for m in mods if m.split(".")[0] in {"langchain_core", "langchain", "pydantic"}}
