@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import re
 import shutil
@@ -309,24 +310,45 @@ class MilvusLite(System):
         if self.index_type.startswith("HNSW"):
             build = {"M": 16, "efConstruction": 100}
         index = self.client.prepare_index_params()
-        index.add_index(field_name="v", index_type=self.index_type, metric_type="IP", params=build)
+        # JSON in one "params" key: milvus-lite 3.2 reads only that, and pymilvus 3
+        # sends a plain dict as separate keys, which it drops for its defaults
+        index.add_index(field_name="v", index_type=self.index_type, metric_type="IP",
+                        params={"params": json.dumps(build)})
         self.client.create_collection("vectors", schema=schema, index_params=index)
         for lo in range(0, self.n, 5000):
             rows = xb[lo : lo + 5000]
             self.client.insert("vectors", [{"id": lo + i, "v": v} for i, v in enumerate(rows)])
         self.client.flush("vectors")
-        self.client.load_collection("vectors")
-        self.search(xb[:1], 1, self.grid[0], 1)  # waits for the index: the first search builds what is pending
         self.client.release_collection("vectors")
         gc.collect()
         before = rss_bytes()
-        self.client.load_collection("vectors")
+        self.client.load_collection("vectors")  # builds (or reads) every sealed segment's index, synchronously
         self.search(xb[:1], 1, self.grid[0], 1)
         self.rss_delta = rss_bytes() - before
+        self.engine = self._engine_state()
+        if self.engine and (self.engine["memtable_rows"] or self.engine["unindexed_segments"]):
+            raise RuntimeError(f"milvus-lite would search some rows by brute force: {self.engine}")
+
+    def _engine_state(self) -> dict | None:
+        """Segments, their index classes and rows still in the memtable, read
+        from milvus-lite's engine in this process (None if its internals moved):
+        its client reports any index as built, so this is the only check that
+        searches really use the index asked for."""
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            _, db, _ = server_manager_instance._servers[os.path.abspath(os.path.join(self.path, "vectors.db"))]
+            col = db._collections[("default", "vectors")]
+            segs = [seg for seg in col._segment_cache.values() if seg.num_rows]
+            kinds = sorted({type(seg.indexes["v"]).__name__ for seg in segs if "v" in seg.indexes})
+            return {"segments": len(segs), "index_classes": kinds, "memtable_rows": int(col._memtable.size()),
+                    "unindexed_segments": sum("v" not in seg.indexes for seg in segs)}
+        except Exception:
+            return None
 
     def search(self, xq, k, params, threads):
         res = self.client.search("vectors", data=[q for q in np.asarray(xq, dtype=np.float32)], limit=k,
-                                 search_params={"metric_type": "IP", "params": dict(params)})
+                                 search_params={"metric_type": "IP", "params": dict(params)}, output_fields=["id"])
         out = np.full((len(xq), k), -1, dtype=np.int64)
         for i, hits in enumerate(res):
             ids = [h["id"] for h in hits][:k]
