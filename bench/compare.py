@@ -32,6 +32,7 @@ from . import report
 from .coldcache import PinnedFiles
 from .datasets import Dataset, load_folder, synthetic
 from .measure import cores, latency_stats, recall_at_k, thread_limit, time_batch, time_single
+from . import peers_scale
 from .peers import all_peers
 from .plot import plot
 from .systems import System, label
@@ -55,7 +56,9 @@ def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
     build_s = time.perf_counter() - t0
     ram_bpv = system.ram_bytes() / ds.n
     disk_bpv = system.disk_bytes() / ds.n
-    log(f"  built in {build_s:.1f} s; RAM {ram_bpv:,.1f} B/vec, disk {disk_bpv:,.1f} B/vec")
+    rss_delta = system.ram_rss_delta()
+    rss_note = "" if rss_delta is None else f" (RSS delta {rss_delta / ds.n:,.1f} B/vec)"
+    log(f"  built in {build_s:.1f} s; RAM {ram_bpv:,.1f} B/vec{rss_note}, disk {disk_bpv:,.1f} B/vec")
     sweep = system.sweep()
     if args.max_params and len(sweep) > args.max_params:
         keep = np.linspace(0, len(sweep) - 1, args.max_params).round().astype(int)
@@ -70,6 +73,8 @@ def measure_system(system: System, ds: Dataset, args, log) -> list[dict]:
             search = _searcher(system, k, params)
             base = {"system": system.name, "family": system.family, "params": label(params), "ram_bpv": ram_bpv,
                     "disk_bpv": disk_bpv, "build_s": build_s}
+            if rss_delta is not None:
+                base["rss_delta_bpv"] = rss_delta / ds.n
             with thread_limit(1):
                 if system.reads_disk:
                     # an untimed pass caches and maps every page these queries read: after a
@@ -209,7 +214,8 @@ def section(result: dict, png: str, note: str | None) -> str:
         "",
         f"{result['n']:,} x {result['dim']} base vectors, {result['nq']:,} queries, k = {result['k']}. "
         f"Machine: {report.machine()}. "
-        + report.versions(["numpy", "numba", "faiss-cpu", "lmdb", "usearch", "hnswlib", "lancedb"]) + ".",
+        + report.versions(["numpy", "numba", "faiss-cpu", "lmdb", "usearch", "hnswlib", "lancedb",
+                           "diskannpy", "scalable-vs", "milvus-lite", "pymilvus"]) + ".",
         "",
         "- *q/s single*: one query per call on 1 thread (faiss OpenMP and BLAS pinned to 1; usearch/hnswlib "
         "`threads=1`; LanceDB runs its own pools and cannot be pinned). p50/p99 are its latencies. "
@@ -290,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--note", default=SHARED_NOTE, help="line printed above the results ('' for none)")
     ap.add_argument("--merge", action="store_true",
                     help="keep the previous JSON's points of systems not measured now (rerun a subset)")
+    ap.add_argument("--diskann-pq-bytes", type=int, default=peers_scale.DISKANN_PQ_BYTES,
+                    help="DiskANN's PQ bytes per vector in RAM (its RAM budget; default: issue 19's 64)")
     ap.add_argument("--quiet", action="store_true")
     return ap
 
@@ -297,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    peers_scale.DISKANN_PQ_BYTES = args.diskann_pq_bytes
     args.command = "python -m bench.compare " + " ".join(shlex.quote(a) for a in argv)
     if args.report_only:
         with open(args.report_only) as f:

@@ -16,11 +16,21 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+_limits: list[int] = []  # the thread_limit blocks in force, innermost last
+
+
+def current_threads() -> int:
+    """The innermost thread_limit in force (all cores outside any): for peers
+    whose builds take a thread count as an argument (DiskANN, SVS)."""
+    return _limits[-1] if _limits else cores()
+
+
 @contextlib.contextmanager
 def thread_limit(n: int) -> Iterator[None]:
     """Cap the libraries' own thread pools: BLAS (numpy, used by vecstore's
     exact kind and the peers' reranks) and faiss's OpenMP. usearch and hnswlib
     take a thread count per call instead."""
+    _limits.append(n)
     try:
         import faiss
 
@@ -38,6 +48,7 @@ def thread_limit(n: int) -> Iterator[None]:
         with limiter:
             yield
     finally:
+        _limits.pop()
         if faiss is not None:
             faiss.omp_set_num_threads(old_omp)
 

@@ -22,6 +22,7 @@ import shutil
 import numpy as np
 
 from .measure import dir_bytes
+from .peers_scale import scale_peers
 from .systems import Params, System, ivf_lists, ivf_probes, pq_subspaces, rerank_parallel
 
 # LanceDB logs a warning per query; its logger reads this once, when lancedb is imported
@@ -323,7 +324,7 @@ class LanceIvfPq(System):
 
 
 def all_peers(n: int, dim: int) -> list[System]:
-    """The peers of issue 7, parametrised for n vectors of dim dimensions.
+    """The peers of issues 7 and 19, parametrised for n vectors of dim dimensions.
 
     "np" in a faiss spec skips polysemous training, which serves Hamming
     filtering we do not use and takes minutes."""
@@ -355,4 +356,4 @@ def all_peers(n: int, dim: int) -> list[System]:
         UsearchI8(),
         Hnswlib(),
         LanceIvfPq(),
-    ]
+    ] + scale_peers(n, dim)

@@ -49,6 +49,11 @@ class System:
         """Bytes that must stay in RAM to serve searches at this speed."""
         raise NotImplementedError
 
+    def ram_rss_delta(self) -> int | None:
+        """Resident-set growth of building or loading the index, where the
+        system measures it: a check on ram_bytes, logged and kept per point."""
+        return None
+
     def disk_bytes(self) -> int:
         """Bytes on disk (0 for an in-memory index that is never saved)."""
         return 0
