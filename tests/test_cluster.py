@@ -1,0 +1,328 @@
+"""Sharded, replicated collections on Ray (vecstore.cluster) against a local
+3-node Ray cluster on loopback: the same results as one unsharded embedded
+collection, every operation, shard kills, node loss, router restarts."""
+import os
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
+
+import shutil
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+import vecstore  # noqa: E402
+from vecstore import BinaryQuantization  # noqa: E402
+from vecstore.api import interface  # noqa: E402
+from vecstore.cluster import ClusterCollection, ClusterDatabase  # noqa: E402
+from vecstore.cluster import routing  # noqa: E402
+
+from synthetic import clustered  # noqa: E402
+from test_grpc_congruence import assert_same, operations, parameters, public  # noqa: E402
+
+pytestmark = pytest.mark.ray
+NODES = ["n0", "n1", "n2"]
+#: cluster keywords of create_collection beyond the interface's
+CLUSTER_ONLY_KEYWORDS = ["shards", "replicas"]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """Three Ray nodes on this machine, each with its own resource to pin shards."""
+    small = {"num_cpus": 1, "object_store_memory": 80 << 20}
+    cluster = Cluster(initialize_head=True, head_node_args={**small, "resources": {NODES[0]: 1}})
+    nodes = [cluster.head_node]
+    for name in NODES[1:]:
+        nodes.append(cluster.add_node(**small, resources={name: 1}))
+    ray.init(address=cluster.address, namespace="vecstore", log_to_driver=False)
+    try:
+        yield cluster, nodes
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def router_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("router")
+
+
+@pytest.fixture
+def cdb(ray_cluster, router_dir):
+    # a first search in a fresh actor process may compile kernels: a generous deadline
+    db = vecstore.cluster("ignored: Ray is initialised", router_dir, node_resources=NODES, read_timeout=120.0)
+    yield db
+    db.close()
+
+
+class Sharded:
+    """A cluster database whose create_collection shards by default (to run
+    the congruence test's scripted session sharded)."""
+
+    def __init__(self, db, **layout):
+        self._db, self._layout = db, layout
+
+    def create_collection(self, *args, **kwargs):
+        return self._db.create_collection(*args, **self._layout, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+def actor_pid(col, shard, replica=0):
+    return ray.get(col._actors[shard][replica].status.remote())["pid"]
+
+
+# -- pure routing ---------------------------------------------------------------------------
+def test_routing_is_stable_and_covers_every_shard():
+    ids = np.arange(10_000, dtype=np.int64)
+    v = routing.virtual_shard(ids)
+    assert set(np.unique(v).tolist()) == set(range(routing.VIRTUAL_SHARDS))
+    parts = routing.split(ids, routing.default_shard_map(3), 3)
+    assert sorted(np.concatenate(list(parts.values())).tolist()) == ids.tolist()
+    assert min(len(p) for p in parts.values()) > 3000  # balanced
+    # fixed values: a change of hash would strand every stored point on the wrong shard
+    assert routing.virtual_shard(np.array([0, 1, 42, 10**12, 2**63 - 1])).tolist()[:4] == [175, 193, 149, 120]
+
+
+def test_merge_search_takes_best_of_union():
+    a = vecstore.SearchResult(ids=np.array([[5, 3, -1]]), scores=np.array([[0.9, 0.5, np.nan]], np.float32))
+    b = vecstore.SearchResult(ids=np.array([[7, 8, 9]]), scores=np.array([[0.95, 0.6, 0.1]], np.float32))
+    m = routing.merge_search([a, b], 3, "cosine")
+    assert m.ids.tolist() == [[7, 5, 8]]
+    m = routing.merge_search([a, b], 5, "l2")  # lower is better; padding last
+    assert m.ids.tolist() == [[9, 3, 8, 5, 7]]
+
+
+# -- interface ------------------------------------------------------------------------------
+@pytest.mark.parametrize("surface,abstract", [(ClusterDatabase, interface.Database),
+                                              (ClusterCollection, interface.Collection)])
+def test_same_interface(surface, abstract):
+    """The cluster classes implement vecstore.api.interface with the engine's
+    signatures; create_collection only adds keyword-only shards and replicas."""
+    assert issubclass(surface, abstract) and not surface.__abstractmethods__
+    assert public(surface) == public(abstract)
+    for name in public(abstract):
+        spec, mine = getattr(abstract, name), getattr(surface, name)
+        if isinstance(spec, property):
+            assert isinstance(mine, property), name
+            continue
+        got = parameters(mine)
+        if name == "create_collection":
+            extra = [p for p in got if p[0] in CLUSTER_ONLY_KEYWORDS]
+            assert [p[0] for p in extra] == CLUSTER_ONLY_KEYWORDS and all(p[2] == 1 for p in extra)
+            got = [p for p in got if p[0] not in CLUSTER_ONLY_KEYWORDS]
+        assert got == parameters(spec), name
+
+
+# -- results equal one unsharded collection -------------------------------------------------------
+@pytest.mark.parametrize("kind,metric", [("none", "cosine"), ("binary", "cosine"), ("binary", "l2")])
+def test_scripted_session_matches_embedded(cdb, tmp_path, kind, metric):
+    """The congruence test's whole scripted session (every operation, errors
+    included) over 3 shards gives what one embedded collection gives."""
+    with vecstore.open(tmp_path / "embedded") as db:
+        local = operations(db, kind, metric)
+    sharded = operations(Sharded(cdb, shards=3), kind, metric)
+    assert local.keys() == sharded.keys()
+    for key in local.keys() - {"info"}:
+        if kind == "binary" and key.startswith("search") and key != "search_small":
+            # each shard keeps its own top k x oversampling candidates (a superset of the
+            # unsharded ones) and reranks exactly: every rank is as good or better
+            if key != "search_coarse":  # code-space scores of each shard's own codec: not comparable
+                assert_at_least_as_good(sharded[key], local[key], metric, key)
+            continue
+        assert_same(local[key], sharded[key], key)
+    assert not sharded["search"].partial
+    info = sharded["info"]
+    assert info.count == local["info"].count and info.extra["shards"] == 3
+    assert local["err_dim"][0] is vecstore.DimensionMismatchError
+
+
+def assert_at_least_as_good(got, want, metric, key=""):
+    assert got.ids.shape == want.ids.shape, key
+    np.testing.assert_array_equal(got.ids >= 0, want.ids >= 0, err_msg=key)
+    g, w = np.nan_to_num(got.scores, nan=0.0), np.nan_to_num(want.scores, nan=0.0)
+    better = g <= w + 1e-5 if metric == "l2" else g >= w - 1e-5
+    assert better.all(), key
+
+
+KINDS = {
+    "binary": BinaryQuantization(train_size=200),
+    "residual_binary": vecstore.ResidualBinaryQuantization(train_size=200),
+    "scalar": vecstore.ScalarQuantization(train_size=200),
+    "pq": vecstore.ProductQuantization(m=8, nbits=4, train_size=200),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_search_matches_unsharded_for_each_quantization(cdb, tmp_path, kind):
+    """Each kind over 3 shards: where one unsharded collection of that kind is
+    exact the sharded one returns the same ids; with few candidates it is never
+    worse (each shard reranks its own k x oversampling candidates exactly, a
+    superset of the unsharded candidates when the codes do not depend on the
+    shard's training sample)."""
+    data = clustered(1500, 32, nq=16, seed=5)
+    filt = {"g": {"$lt": 5}}
+    payloads = [{"g": int(i % 10)} for i in range(1500)]
+    calls = [dict(k=10, oversampling=60), dict(k=10, oversampling=60, filter=filt), dict(k=10, oversampling=2)]
+    with vecstore.open(tmp_path / "one") as db:
+        one = db.create_collection("q", dim=32, quantization=KINDS[kind])
+        one.upsert(data.ids, data.xb, payloads)
+        want = [one.search(data.xq, **kw) for kw in calls]
+    col = cdb.create_collection(f"q_{kind}", dim=32, quantization=KINDS[kind], shards=3)
+    try:
+        for lo in range(0, 1500, 500):
+            col.upsert(data.ids[lo:lo + 500], data.xb[lo:lo + 500], payloads[lo:lo + 500])
+        assert col.info().trained
+        got = [col.search(data.xq, **kw) for kw in calls]
+        np.testing.assert_array_equal(want[0].ids, data.ground_truth(10))  # the unsharded one is exact here
+        for w, g in zip(want[:2], got[:2]):
+            np.testing.assert_array_equal(w.ids, g.ids)
+            np.testing.assert_allclose(w.scores, g.scores, rtol=1e-5, atol=1e-5)
+        if kind != "pq":  # pq codebooks learnt per shard differ: the shards' candidates are no superset
+            assert_at_least_as_good(got[2], want[2], "cosine")
+        assert not any(g.partial for g in got)
+    finally:
+        cdb.drop_collection(f"q_{kind}")
+
+
+# -- faults ---------------------------------------------------------------------------------
+def test_sigkill_during_ingest_loses_nothing_acknowledged(cdb):
+    """SIGKILL a shard's process while batches go in: Ray restarts it from its
+    LMDB, the router retries the unfinished batch, and every acknowledged point
+    is there with its exact vector."""
+    data = clustered(1800, 16, nq=4, seed=9)
+    col = cdb.create_collection("kill", dim=16, quantization=BinaryQuantization(train_size=500), shards=2)
+    try:
+        pids = set()
+        for b, lo in enumerate(range(0, 1800, 150)):
+            if b % 4 == 1:  # kill while the next upsert is (most likely) in flight; shards 0, 1, 0
+                pid = actor_pid(col, (b // 4) % 2)
+                pids.add(pid)
+                threading.Timer(0.02, os.kill, (pid, signal.SIGKILL)).start()
+            assert col.upsert(data.ids[lo:lo + 150], data.xb[lo:lo + 150], [{"b": b}] * 150) == 150
+        assert pids.isdisjoint({actor_pid(col, 0), actor_pid(col, 1)})  # restarted processes
+        assert col.count() == 1800
+        got = col.get(data.ids)
+        np.testing.assert_array_equal(got.ids, data.ids)
+        assert got.vectors.tobytes() == data.xb.tobytes()
+        assert got.payloads == [{"b": lo // 150} for lo in range(0, 1800, 150) for _ in range(150)]
+        truth = data.ground_truth(10)
+        np.testing.assert_array_equal(col.search(data.xq, k=10, oversampling=50).ids, truth)
+    finally:
+        cdb.drop_collection("kill")
+
+
+def test_restart_on_empty_disk_is_quarantined(cdb):
+    """A shard restarted over an empty directory (a lost disk) has no identity
+    file: it is quarantined, and searches say partial instead of answering
+    from an empty shard; writes to it are refused, not acknowledged."""
+    data = clustered(400, 16, nq=3, seed=8)
+    col = cdb.create_collection("lost", dim=16, quantization="none", shards=2)
+    try:
+        col.upsert(data.ids, data.xb)
+        status = ray.get(col._actors[1][0].status.remote())
+        shutil.rmtree(status["directory"])
+        os.kill(status["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status = ray.get(col._actors[1][0].status.remote(), timeout=10)
+                if status["state"] == "quarantined":
+                    break
+            except ray.exceptions.RayActorError:
+                pass
+            assert time.monotonic() < deadline, "the shard did not come back"
+            time.sleep(0.2)
+        assert "no shard identity" in status["reason"] and status["count"] is None
+        assert not os.path.exists(status["directory"])  # nothing was recreated there
+        result = col.search(data.xq, k=5)
+        assert result.partial and (result.ids >= 0).all()  # shard 0's hits, marked partial
+        with pytest.raises(vecstore.UnavailableError):
+            col.count()
+        on_lost = data.ids[routing.shard_of(data.ids, col._map) == 1][:3]
+        with pytest.raises(vecstore.UnavailableError):
+            col.upsert(on_lost, data.xb[:3])
+    finally:
+        cdb.drop_collection("lost")
+
+
+def test_router_restart_finds_collections_and_actors(ray_cluster, tmp_path):
+    data = clustered(600, 16, nq=5, seed=3)
+    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+    col = db.create_collection("keep", dim=16, quantization="none", shards=3, replicas=2)
+    col.upsert(data.ids, data.xb)
+    col.create_payload_index("g", "integer")
+    before = col.search(data.xq, k=7)
+    pids = [actor_pid(col, s, r) for s in range(3) for r in range(2)]
+    db.close()
+    with pytest.raises(vecstore.DatabaseClosedError):
+        col.count()
+    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+    try:
+        assert db.list_collections() == ["keep"]
+        col = db.get_collection("keep")
+        assert [actor_pid(col, s, r) for s in range(3) for r in range(2)] == pids  # the same live actors
+        assert col.count() == 600 and col.payload_indexes() == {"g": "integer"}
+        after = col.search(data.xq, k=7)
+        np.testing.assert_array_equal(before.ids, after.ids)
+        states = col.info().extra["shard_replicas"]
+        assert len(states) == 6 and {s["state"] for s in states} == {"serving"}
+        # actors gone for good (a Ray cluster restarted): the router starts them again on their disks
+        for row in col._actors:
+            for actor in row:
+                ray.kill(actor, no_restart=True)
+        db.close()
+        db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+        col = db.get_collection("keep")
+        assert col.count() == 600 and col.payload_indexes() == {"g": "integer"}
+        np.testing.assert_array_equal(before.ids, col.search(data.xq, k=7).ids)
+    finally:
+        db.drop_collection("keep")
+        db.close()
+
+
+def test_node_loss_replicas_serve_then_partial_then_full(ray_cluster, cdb):
+    """Lose node n2: a replicated collection keeps full answers; an
+    unreplicated one marks its searches partial (never fewer hits silently)
+    and refuses gets it cannot answer; both are whole again when the node
+    returns and Ray restarts the actors from their disks."""
+    cluster, nodes = ray_cluster
+    data = clustered(900, 16, nq=6, seed=4)
+    two = cdb.create_collection("two", dim=16, quantization="none", shards=3, replicas=2)
+    one = cdb.create_collection("one", dim=16, quantization="none", shards=3)
+    try:
+        for col in (two, one):
+            col.upsert(data.ids, data.xb)
+        truth = data.ground_truth(10)
+        for col in (two, one):  # warm: kernels compiled in every replica
+            np.testing.assert_array_equal(col.search(data.xq, k=10).ids, truth)
+        cdb.read_timeout = 3.0  # the deadline after which a shard counts as down
+        cluster.remove_node(nodes[2])
+        got = two.search(data.xq, k=10)
+        assert not got.partial
+        np.testing.assert_array_equal(got.ids, truth)
+        assert two.count() == 900 and len(two.get(data.ids)) == 900
+        part = one.search(data.xq, k=10)  # shard 2 (replica 0 on n2) has no live replica
+        assert part.partial
+        assert (part.ids >= 0).all()  # still k hits, from the other shards
+        with pytest.raises(vecstore.UnavailableError):
+            one.count()
+        nodes[2] = cluster.add_node(num_cpus=1, object_store_memory=80 << 20, resources={NODES[2]: 1})
+        deadline = time.monotonic() + 60
+        while True:
+            full = one.search(data.xq, k=10)
+            if not full.partial or time.monotonic() > deadline:
+                break
+        assert not full.partial
+        np.testing.assert_array_equal(full.ids, truth)
+        assert one.count() == 900
+    finally:
+        cdb.read_timeout = 120.0
+        cdb.drop_collection("two")
+        cdb.drop_collection("one")

@@ -1,0 +1,472 @@
+"""The router: Database / Collection over shard actors on Ray.
+
+Writes are split by id (routing.py), validated whole before anything is sent
+(so a bad batch is refused, never half-applied), sent to every replica of each
+target shard and acknowledged only when all of them committed; a replica that
+is restarting is retried until `write_timeout`. Writes to one collection are
+serialised here so every replica applies them in the same order. Reads go to
+one live replica per shard (the next one if it fails); a search that finds no
+live replica of some shard within `read_timeout` returns what the others have,
+with `SearchResult.partial` set and a log line.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any, Sequence
+
+import numpy as np
+import ray
+
+from ..api import interface
+from ..api import validate as V
+from ..api.filters import compile_filter
+from ..config import CollectionConfig, check_name
+from ..errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    DatabaseClosedError,
+    InternalError,
+    InvalidConfigError,
+    InvalidVectorError,
+    UnavailableError,
+)
+from ..types import CollectionInfo, Points, ScrollPage, SearchResult
+from . import routing
+from .catalog import Catalog
+from .shard import ShardReplica
+
+log = logging.getLogger("vecstore")
+NAMESPACE = "vecstore"
+_RETRY_PAUSE = 0.2
+# a call to a replica failed because of the replica (dead, restarting, unreachable)
+_REPLICA_ERRORS = (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError,
+                   ray.exceptions.ObjectLostError)
+
+
+class _Down(Exception):
+    """A replica answered that it must not serve (quarantined)."""
+
+
+def _fetch(ref: Any, timeout: float) -> Any:
+    """A replica's answer: its result, its VecstoreError raised, _Down, or a
+    Ray error about the replica itself."""
+    try:
+        reply = ray.get(ref, timeout=max(0.0, timeout))
+    except ray.exceptions.RayTaskError as exc:  # a bug, not bad input: never a raw remote traceback
+        raise InternalError(f"a shard replica failed: {type(exc.cause).__name__}: {exc.cause}") from None
+    return _result(reply)
+
+
+def _result(reply: tuple[str, Any]) -> Any:
+    state, value = reply
+    if state == "ok":
+        return value
+    if state == "error":
+        raise value
+    raise _Down(value)
+
+
+class ClusterCollection(interface.Collection):
+    def __init__(self, database: "ClusterDatabase", entry: dict) -> None:
+        self._database = database
+        self._entry = entry
+        self.config = CollectionConfig.from_dict(entry["config"])
+        self._shards = entry["shards"]
+        self._replicas = entry["replicas"]
+        self._map = entry["shard_map"]
+        self._actors = [[database._actor(entry, s, r, create=False) for r in range(self._replicas)]
+                        for s in range(self._shards)]
+        self._write_lock = threading.Lock()
+        self._turn = itertools.count()  # which replica a read starts with
+        self._dropped = False
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def metric(self) -> str:
+        return self.config.metric
+
+    def __repr__(self) -> str:
+        return f"ClusterCollection({self.name!r}, dim={self.dim}, shards={self._shards}, replicas={self._replicas})"
+
+    def _check_usable(self) -> None:
+        self._database._check_open()
+        if self._dropped:
+            raise CollectionNotFoundError(f"collection '{self.name}' was dropped")
+
+    # -- calling replicas ---------------------------------------------------------------
+    def _write(self, calls: dict[int, tuple[str, tuple, dict]]) -> dict[int, Any]:
+        """Run calls[shard] on every replica of each shard; shard -> the first
+        replica's answer, once all replicas answered."""
+        deadline = time.monotonic() + self._database.write_timeout
+        pending = {(s, r): self._actors[s][r].call.remote(m, a, kw)
+                   for s, (m, a, kw) in calls.items() for r in range(self._replicas)}
+        answers: dict[tuple[int, int], Any] = {}
+        while pending:
+            retry = {}
+            for (s, r), ref in pending.items():
+                try:
+                    answers[(s, r)] = _fetch(ref, deadline - time.monotonic())
+                except (_Down, *_REPLICA_ERRORS) as exc:
+                    if isinstance(exc, _Down) or time.monotonic() >= deadline:
+                        raise UnavailableError(
+                            f"collection '{self.name}': shard {s} replica {r} did not commit ({type(exc).__name__}: "
+                            f"{exc}; write_timeout {self._database.write_timeout}s); the write may "
+                            f"be applied on other replicas: repeat it (writes are idempotent)") from None
+                    retry[(s, r)] = calls[s]
+            if retry:
+                time.sleep(_RETRY_PAUSE)
+                retry = {key: self._actors[key[0]][key[1]].call.remote(m, a, kw) for key, (m, a, kw) in retry.items()}
+            pending = retry
+        return {s: answers[(s, 0)] for s in calls}
+
+    def _write_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
+        return self._write({s: (method, args, kwargs) for s in range(self._shards)})
+
+    def _read(self, calls: dict[int, tuple[str, tuple, dict]], *, partial_ok: bool = False) -> dict[int, Any]:
+        """One live replica per shard; shard -> answer. A shard with no live
+        replica within read_timeout is left out when partial_ok, else raises."""
+        deadline = time.monotonic() + self._database.read_timeout
+        start = next(self._turn)
+        tries = {s: 0 for s in calls}
+        down: dict[int, set[int]] = {s: set() for s in calls}  # replicas that answered "quarantined"
+        pending = {s: self._actors[s][start % self._replicas].call.remote(*calls[s]) for s in calls}
+        answers: dict[int, Any] = {}
+        while pending:
+            retry = {}
+            for s, ref in pending.items():
+                replica = (start + tries[s]) % self._replicas
+                try:
+                    answers[s] = _fetch(ref, deadline - time.monotonic())
+                except (_Down, *_REPLICA_ERRORS) as exc:
+                    if isinstance(exc, _Down):
+                        down[s].add(replica)
+                    # waiting helps a restarting replica, never a quarantined one
+                    if time.monotonic() >= deadline or len(down[s]) == self._replicas:
+                        if partial_ok:
+                            log.warning("collection '%s': no live replica of shard %d (%s: %s): answer is partial",
+                                        self.name, s, type(exc).__name__, exc)
+                            continue
+                        raise UnavailableError(
+                            f"collection '{self.name}': no live replica of shard {s} within "
+                            f"{self._database.read_timeout}s ({type(exc).__name__}: {exc})") from None
+                    tries[s] += 1
+                    retry[s] = calls[s]
+            if retry:
+                if all(tries[s] % self._replicas == 0 for s in retry):
+                    time.sleep(_RETRY_PAUSE)  # every replica tried once: give restarts a moment
+                retry = {s: self._actors[s][(start + tries[s]) % self._replicas].call.remote(*calls[s])
+                         for s in retry}
+            pending = retry
+        return answers
+
+    def _read_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
+        return self._read({s: (method, args, kwargs) for s in range(self._shards)})
+
+    def _split(self, ids: np.ndarray) -> dict[int, np.ndarray]:
+        return routing.split(ids, self._map, self._shards)
+
+    # -- writes ---------------------------------------------------------------------------
+    def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
+               sparse: Any = None) -> int:
+        self._check_usable()
+        if payloads is not None and not isinstance(payloads, (list, tuple)):
+            payloads = list(payloads)  # indexed per shard below
+        ids = V.check_ids(ids)
+        V.check_unique(ids)
+        x = V.check_vectors(vectors, self.dim, collection=self.name)
+        V.check_norms(x, self.metric)
+        V.check_lengths(len(ids), len(x))
+        V.check_payloads(payloads, len(ids))
+        if self.metric == "cosine" and not np.all(np.any(x != 0, axis=1)):
+            row = int(np.flatnonzero(~np.any(x != 0, axis=1))[0])
+            raise InvalidVectorError(f"vector {row} is all zeros: cosine similarity needs a non-zero vector")
+        V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
+        calls = {}
+        for s, pos in self._split(ids).items():
+            part = None if payloads is None else [payloads[i] for i in pos]
+            calls[s] = ("upsert", (ids[pos], x[pos], part), {})
+        with self._write_lock:
+            self._check_usable()
+            done = self._write(calls)
+        return int(sum(done.values()))
+
+    def delete(self, ids: Any = None, *, filter: dict | None = None) -> int:
+        self._check_usable()
+        V.check_delete_selector(ids, filter)
+        if filter is not None:
+            compile_filter(filter)
+            with self._write_lock:
+                return int(sum(self._write_all("delete", filter=filter).values()))
+        return self._edit("delete", ids)
+
+    def _edit(self, method: str, ids: Any, *rest: Any) -> int:
+        ids = V.check_ids(ids, allow_empty=True)
+        if not len(ids):
+            return 0
+        calls = {s: (method, (ids[pos], *rest), {}) for s, pos in self._split(ids).items()}
+        with self._write_lock:
+            self._check_usable()
+            return int(sum(self._write(calls).values()))
+
+    def set_payload(self, ids: Any, payload: dict) -> int:
+        self._check_usable()
+        from ..api import payloads as P
+        P.set_keys(payload)  # refused here, before any shard sees it
+        return self._edit("set_payload", ids, payload)
+
+    def overwrite_payload(self, ids: Any, payload: dict | None) -> int:
+        self._check_usable()
+        from ..api import payloads as P
+        P.overwrite(payload)
+        return self._edit("overwrite_payload", ids, payload)
+
+    def delete_payload_keys(self, ids: Any, keys: Sequence[str]) -> int:
+        self._check_usable()
+        from ..api import payloads as P
+        P.delete_keys(keys)
+        return self._edit("delete_payload_keys", ids, keys)
+
+    def create_payload_index(self, key: str, kind: str) -> None:
+        self._check_usable()
+        with self._write_lock:
+            self._write_all("create_payload_index", key, kind)
+
+    def drop_payload_index(self, key: str) -> bool:
+        self._check_usable()
+        with self._write_lock:
+            return bool(self._write_all("drop_payload_index", key)[0])
+
+    def optimize(self) -> None:
+        self._check_usable()
+        with self._write_lock:
+            self._write_all("optimize")
+
+    # -- reads ----------------------------------------------------------------------------
+    def count(self, *, filter: dict | None = None) -> int:
+        self._check_usable()
+        compile_filter(filter)
+        return int(sum(self._read_all("count", filter=filter).values()))
+
+    def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
+        self._check_usable()
+        ids = V.check_ids(ids, allow_empty=True)
+        split = self._split(ids)
+        kw = {"with_vectors": with_vectors, "with_payloads": with_payloads}
+        answers = self._read({s: ("get", (ids[pos],), kw) for s, pos in split.items()})
+        parts = {s: (split[s], answers[s]) for s in split}
+        return routing.gather_points(len(ids), parts, self.dim if with_vectors else 0, self.config.vector_dtype, ids)
+
+    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+               with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
+        self._check_usable()
+        limit = V.check_limit(limit)
+        after = V.check_cursor(after)
+        compile_filter(filter)
+        pages = self._read_all("scroll", limit, after=after, filter=filter, with_vectors=with_vectors,
+                               with_payloads=with_payloads)
+        return routing.merge_scroll([pages[s] for s in sorted(pages)], limit, self.config.vector_dtype)
+
+    def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+               rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
+               margin: float | None = None) -> SearchResult:
+        """Every shard's exact top-k (after its rerank), merged: the ids one
+        unsharded collection over the same points returns, up to ties."""
+        self._check_usable()
+        q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
+        V.check_norms(q, self.metric, what="query")
+        k = V.check_k(k)
+        compile_filter(filter)
+        kw = {"filter": filter, "oversampling": oversampling, "rescore": rescore, "nprobe": nprobe,
+              "sparse_queries": sparse_queries, "margin": margin}
+        answers = self._read({s: ("search", (q, k), kw) for s in range(self._shards)}, partial_ok=True)
+        if not answers:
+            nq = len(q)
+            return SearchResult(ids=np.full((nq, k), -1, np.int64), scores=np.full((nq, k), np.nan, np.float32),
+                                partial=True)
+        merged = routing.merge_search([answers[s] for s in sorted(answers)], k, self.metric)
+        if len(answers) < self._shards:
+            return SearchResult(ids=merged.ids, scores=merged.scores, partial=True)
+        return merged
+
+    def payload_indexes(self) -> dict[str, str]:
+        self._check_usable()
+        return self._read({0: ("payload_indexes", (), {})})[0]
+
+    def info(self) -> CollectionInfo:
+        """Summed over shards (count, disk) and over every replica (RAM);
+        extra["replicas"] lists each shard replica with its node, process and state."""
+        self._check_usable()
+        infos = self._read_all("info")
+        states = self._database._replica_states(self._actors)
+        first = infos[0]
+        return CollectionInfo(
+            config=self.config,
+            count=sum(i.count for i in infos.values()),
+            trained=all(i.trained for i in infos.values()),
+            ram_bytes=sum(i.ram_bytes for i in infos.values()) * self._replicas,
+            disk_bytes=sum(i.disk_bytes for i in infos.values()) * self._replicas,
+            extra={"shards": self._shards, "replicas": self._replicas, "virtual_shards": routing.VIRTUAL_SHARDS,
+                   "payload_indexes": first.extra.get("payload_indexes", {}), "shard_replicas": states},
+        )
+
+
+class ClusterDatabase(interface.Database):
+    """`vecstore.cluster(address, path)`: collections sharded over Ray actors.
+
+    path: the router's directory (its catalog); shard_root: where each shard
+    replica keeps its data, on its own node's disk (default: path/shards).
+    node_resources: optional Ray custom resource names, one per node; replica
+    r of shard s is pinned to node_resources[(s + r) % len] (replicas of one
+    shard on different nodes), else Ray spreads them."""
+
+    def __init__(self, address: str, path: str | os.PathLike, *, shard_root: str | None = None,
+                 node_resources: Sequence[str] | None = None, read_timeout: float = 10.0,
+                 write_timeout: float = 120.0) -> None:
+        if not ray.is_initialized():
+            if address == "local":
+                ray.init(address="local", namespace=NAMESPACE, include_dashboard=False)
+            else:
+                ray.init(address=address, namespace=NAMESPACE)
+        self.path = os.path.abspath(os.fspath(path))
+        self.shard_root = os.path.abspath(shard_root) if shard_root else os.path.join(self.path, "shards")
+        self.node_resources = list(node_resources or [])
+        self.read_timeout = float(read_timeout)
+        self.write_timeout = float(write_timeout)
+        self._catalog = Catalog(self.path)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._collections: dict[str, ClusterCollection] = {}
+        for name, entry in self._catalog.entries().items():
+            self._collections[name] = ClusterCollection(self, entry)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatabaseClosedError("the cluster handle is closed")
+
+    def _actor(self, entry: dict, s: int, r: int, *, create: bool) -> Any:
+        """The named detached actor of replica r of shard s: found by name when
+        it lives, else started (reopening its directory unless `create`)."""
+        name = f"vecstore-{entry['uid']}-s{s}-r{r}"
+        identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
+                    "epoch": entry["epochs"][s][r]}
+        options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
+                                   "max_restarts": -1, "get_if_exists": True, "num_cpus": 0,
+                                   "max_concurrency": 4}
+        if self.node_resources:
+            options["resources"] = {self.node_resources[(s + r) % len(self.node_resources)]: 0.001}
+        else:
+            options["scheduling_strategy"] = "SPREAD"
+        directory = os.path.join(self.shard_root, entry["uid"], f"shard-{s}-replica-{r}")
+        return ray.remote(ShardReplica).options(**options).remote(directory, identity, entry["config"], create)
+
+    def _replica_states(self, actors: list[list[Any]]) -> list[dict]:
+        out = []
+        for s, row in enumerate(actors):
+            for r, actor in enumerate(row):
+                try:
+                    state = ray.get(actor.status.remote(), timeout=self.read_timeout)
+                except _REPLICA_ERRORS as exc:
+                    state = {"state": "restarting", "reason": type(exc).__name__}
+                out.append({"shard": s, "replica": r, **state})
+        return out
+
+    def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
+                          vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
+                          shards: int = 1, replicas: int = 1) -> ClusterCollection:
+        """As the engine's, plus shards (points split by id hash) and replicas
+        (copies of each shard, on different nodes when node_resources allow)."""
+        self._check_open()
+        config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
+                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram)
+        for what, value in (("shards", shards), ("replicas", replicas)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= routing.VIRTUAL_SHARDS:
+                raise InvalidConfigError(f"{what} must be an integer in [1, {routing.VIRTUAL_SHARDS}], got {value!r}")
+        q = config.quantization
+        if q.kind == "sparse" and getattr(q, "user_codes", False):
+            raise InvalidConfigError("user sparse codes are not supported on cluster collections yet")
+        with self._lock:
+            if name in self._collections:
+                raise CollectionExistsError(f"collection '{name}' already exists")
+            entry = {"config": config.to_dict(), "shards": shards, "replicas": replicas, "uid": uuid.uuid4().hex[:12],
+                     "shard_map": routing.default_shard_map(shards), "epochs": [[1] * replicas for _ in range(shards)]}
+            actors = [[self._actor(entry, s, r, create=True) for r in range(replicas)] for s in range(shards)]
+            try:  # every replica up, with its collection created, before the catalog names it
+                for row in actors:
+                    for a in row:
+                        st = ray.get(a.status.remote(), timeout=max(60.0, self.write_timeout))
+                        if st["state"] != "serving":
+                            raise InternalError(f"shard replica did not start: {st['reason']}")
+            except BaseException:
+                self._kill(actors)
+                raise
+            self._catalog.put(name, entry)
+            col = ClusterCollection(self, entry)
+            self._collections[name] = col
+            return col
+
+    def _kill(self, actors: list[list[Any]]) -> None:
+        for row in actors:
+            for a in row:
+                try:
+                    ray.get(a.drop.remote(), timeout=30)
+                except Exception:  # noqa: BLE001 - it is going away anyway
+                    pass
+                ray.kill(a, no_restart=True)
+
+    def get_collection(self, name: str) -> ClusterCollection:
+        self._check_open()
+        check_name(name)
+        with self._lock:
+            col = self._collections.get(name)
+        if col is None:
+            raise CollectionNotFoundError(f"collection '{name}' does not exist")
+        return col
+
+    def list_collections(self) -> list[str]:
+        self._check_open()
+        with self._lock:
+            return sorted(self._collections)
+
+    def drop_collection(self, name: str) -> None:
+        col = self.get_collection(name)
+        with self._lock, col._write_lock:
+            col._dropped = True
+            self._catalog.delete(name)  # first: a crash after this leaves stray actors, never a half collection
+            del self._collections[name]
+            self._kill(col._actors)
+
+    def snapshot(self, dest: str | os.PathLike) -> str:
+        self._check_open()
+        raise UnavailableError("snapshots of cluster collections are not implemented yet")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Close the router's catalog; the shard actors (detached) keep running."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._catalog.close()
+
+    def __enter__(self) -> "ClusterDatabase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ClusterDatabase({self.path!r}, collections={len(self._collections)})"
