@@ -22,7 +22,7 @@ from vecstore.api import interface  # noqa: E402
 from vecstore.cluster import ClusterCollection, ClusterDatabase  # noqa: E402
 from vecstore.cluster import routing  # noqa: E402
 
-from synthetic import clustered  # noqa: E402
+from synthetic import clustered, sparse_vectors  # noqa: E402
 from test_grpc_congruence import assert_same, operations, parameters, public  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -191,6 +191,75 @@ def test_search_matches_unsharded_for_each_quantization(cdb, tmp_path, kind):
         cdb.drop_collection(f"q_{kind}")
 
 
+def hybrid_session(db, metric):
+    """Hybrid searches (both fusions, sparse alone, filters, hit data),
+    search_by_id and their errors on a collection with sparse vectors."""
+    n, vocab = 900, 300
+    data = clustered(n, 16, nq=6, seed=12)
+    rows = sparse_vectors(n, vocab, seed=12)
+    qs = sparse_vectors(6, vocab, nnz=6, missing=0.0, seed=112)
+    payloads = [{"tag": int(i % 3)} for i in range(n)]
+    col = db.create_collection("h", dim=16, metric=metric, quantization="none", sparse_vectors={"vocab_size": vocab})
+    col.upsert(data.ids[:300], data.xb[:300], payloads[:300], sparse_vectors=rows[:300])
+    col.upsert(data.ids[300:], data.xb[300:], payloads[300:], sparse_vectors=rows[300:])
+    out = {"config": col.config, "count": col.count()}
+    out["rrf"] = col.search(data.xq, k=10, sparse_query=qs)
+    out["rrf_k"] = col.search(data.xq, k=70, sparse_query=qs, rrf_k=5)  # deeper than the fusion depth
+    out["weighted"] = col.search(data.xq, k=10, sparse_query=qs, fusion="weighted", dense_weight=0.3)
+    out["sparse_alone"] = col.search(None, k=12, sparse_query=qs)
+    out["sparse_one"] = col.search(None, k=4, sparse_query=qs[0])
+    out["filtered"] = col.search(data.xq, k=10, sparse_query=qs, filter={"tag": {"$in": [0, 2]}})
+    out["hits"] = col.search(data.xq, k=8, sparse_query=qs, fusion="weighted", with_payloads=True, with_vectors=True)
+    out["sparse_hits"] = col.search(None, k=8, sparse_query=qs, with_payloads=True)
+    out["by_id"] = col.search_by_id(data.ids[[7, 500, 7]], k=6, filter={"tag": 1}, with_vectors=True)
+    out["get"] = col.get(data.ids[:20])
+    col.upsert(data.ids[:5], data.xb[:5], sparse_vectors=[None] * 5)  # their sparse vectors go
+    out["after_clear"] = col.search(None, k=20, sparse_query=[rows[i] for i in range(5) if rows[i] is not None])
+    for name, call in [
+        ("err_fusion", lambda: col.search(data.xq, k=3, sparse_query=qs, fusion="max")),
+        ("err_rrf_k", lambda: col.search(data.xq, k=3, sparse_query=qs, rrf_k=-1)),
+        ("err_nothing", lambda: col.search(None, k=3)),
+        ("err_lengths", lambda: col.search(data.xq[:2], k=3, sparse_query=qs)),
+        ("err_vocab", lambda: col.search(None, k=3, sparse_query=([vocab], [1.0]))),
+        ("err_alone_codes", lambda: col.search(None, k=3, sparse_query=qs, sparse_queries=[[1]] * 6)),
+        ("err_upsert_sparse", lambda: col.upsert([1], data.xb[:1], sparse_vectors=[([1, 1], [1.0, 2.0])])),
+        ("err_upsert_count", lambda: col.upsert([1, 2], data.xb[:2], sparse_vectors=[None])),
+        ("err_missing", lambda: col.search_by_id([int(data.ids[3]), 10**12, 10**13], k=3)),
+        ("err_by_id_k", lambda: col.search_by_id([int(data.ids[3])], k=0)),
+    ]:
+        try:
+            call()
+            out[name] = None
+        except vecstore.VecstoreError as exc:
+            out[name] = (type(exc), str(exc))
+    plain = db.create_collection("plain", dim=16, quantization="none")
+    try:
+        plain.upsert([1], data.xb[:1], sparse_vectors=[None])
+        out["err_not_hybrid"] = None
+    except vecstore.VecstoreError as exc:
+        out["err_not_hybrid"] = (type(exc), str(exc))
+    db.drop_collection("plain")
+    db.drop_collection("h")
+    return out
+
+
+def test_hybrid_and_hit_data_match_unsharded(cdb, tmp_path):
+    """Hybrid search over 3 shards fuses the exactly merged dense and sparse
+    lists once: the same ids, scores, payloads and vectors as one collection;
+    search_by_id and the errors are the same too. (l2: the dense list merges
+    lowest first and fuses negated; cosine merges are in the scripted session.)"""
+    with vecstore.open(tmp_path / "one") as db:
+        local = hybrid_session(db, "l2")
+    sharded = hybrid_session(Sharded(cdb, shards=3), "l2")
+    assert local.keys() == sharded.keys()
+    for key in local:
+        assert_same(local[key], sharded[key], key)
+        assert not getattr(sharded[key], "partial", False), key
+    assert local["err_missing"][0] is vecstore.PointNotFoundError
+    assert local["err_not_hybrid"][0] is vecstore.InvalidSparseError
+    assert local["hits"].payloads[0][0] is not None and not np.isnan(local["hits"].vectors[0, 0]).any()
+
+
 # -- faults ---------------------------------------------------------------------------------
 def test_sigkill_during_ingest_loses_nothing_acknowledged(cdb):
     """SIGKILL a shard's process while batches go in: Ray restarts it from its
@@ -252,18 +321,36 @@ def test_restart_on_empty_disk_is_quarantined(cdb):
         cdb.drop_collection("lost")
 
 
+def check_by_id_on_replicas(col, data):
+    """search_by_id over shards and replicas: each point's own stored vector
+    is the query, the point is left out, hit data moves with the merged hits."""
+    asked = data.ids[[0, 1, len(data.ids) - 1]]
+    rows = [0, 1, len(data.ids) - 1]
+    got = col.search_by_id(asked, k=5, with_payloads=True, with_vectors=True)
+    full = col.search(data.xb[rows], k=6)
+    for row, own in enumerate(asked):
+        np.testing.assert_array_equal(got.ids[row], [i for i in full.ids[row] if i != own][:5])
+    pos = {int(i): j for j, i in enumerate(data.ids)}
+    assert [[p["n"] for p in row] for row in got.payloads] == [[pos[int(i)] for i in row] for row in got.ids]
+    assert got.vectors.tobytes() == data.xb[[[pos[int(i)] for i in row] for row in got.ids]].tobytes()
+    with pytest.raises(vecstore.PointNotFoundError, match="10000000"):
+        col.search_by_id([int(asked[0]), 10_000_000], k=3)
+
+
 def test_router_restart_finds_collections_and_actors(ray_cluster, tmp_path):
     data = clustered(600, 16, nq=5, seed=3)
-    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+    # a first search in a fresh actor process may compile kernels: a generous deadline
+    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES, read_timeout=120.0)
     col = db.create_collection("keep", dim=16, quantization="none", shards=3, replicas=2)
-    col.upsert(data.ids, data.xb)
+    col.upsert(data.ids, data.xb, [{"n": i} for i in range(600)])
     col.create_payload_index("g", "integer")
     before = col.search(data.xq, k=7)
+    check_by_id_on_replicas(col, data)
     pids = [actor_pid(col, s, r) for s in range(3) for r in range(2)]
     db.close()
     with pytest.raises(vecstore.DatabaseClosedError):
         col.count()
-    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+    db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES, read_timeout=120.0)
     try:
         assert db.list_collections() == ["keep"]
         col = db.get_collection("keep")
@@ -278,7 +365,7 @@ def test_router_restart_finds_collections_and_actors(ray_cluster, tmp_path):
             for actor in row:
                 ray.kill(actor, no_restart=True)
         db.close()
-        db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES)
+        db = vecstore.cluster("ignored", tmp_path / "r", node_resources=NODES, read_timeout=120.0)
         col = db.get_collection("keep")
         assert col.count() == 600 and col.payload_indexes() == {"g": "integer"}
         np.testing.assert_array_equal(before.ids, col.search(data.xq, k=7).ids)

@@ -18,20 +18,31 @@ if TYPE_CHECKING:
     from .router import ClusterCollection, ClusterDatabase
 
 
+RAY_MISSING = ("vecstore.cluster needs Ray, which is not installed: pip install 'vecstore[ray]' "
+               "(the rest of vecstore works without it)")
+
+
+def _router() -> types.ModuleType:
+    """The router module, or an ImportError saying how to get Ray."""
+    try:
+        from . import router
+    except ModuleNotFoundError as exc:
+        if exc.name == "ray" or (exc.name or "").startswith("ray."):
+            raise ImportError(RAY_MISSING) from None
+        raise
+    return router
+
+
 def connect(address: str, path: str = "vecstore-cluster", **options: Any) -> "ClusterDatabase":
     """A Database over shard actors on the Ray cluster at `address` ("local":
     start a private Ray on this machine); `path` holds the router's catalog.
     Options: see ClusterDatabase."""
-    from .router import ClusterDatabase
-
-    return ClusterDatabase(address, path, **options)
+    return _router().ClusterDatabase(address, path, **options)
 
 
 def __getattr__(name: str) -> Any:
     if name in ("ClusterDatabase", "ClusterCollection"):
-        from . import router
-
-        return getattr(router, name)
+        return getattr(_router(), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -25,6 +25,8 @@ import ray
 from ..api import interface
 from ..api import validate as V
 from ..api.filters import compile_filter
+from ..api.fusion import FUSION_DEPTH, check_fusion, fuse
+from ..api.sparse_vectors import check_sparse_query, check_sparse_vectors
 from ..config import CollectionConfig, check_name
 from ..errors import (
     CollectionExistsError,
@@ -32,7 +34,9 @@ from ..errors import (
     DatabaseClosedError,
     InternalError,
     InvalidConfigError,
+    InvalidQueryError,
     InvalidVectorError,
+    PointNotFoundError,
     UnavailableError,
 )
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
@@ -43,6 +47,7 @@ from .shard import ShardReplica
 log = logging.getLogger("vecstore")
 NAMESPACE = "vecstore"
 _RETRY_PAUSE = 0.2
+_MISSING_SHOWN = 5  # unknown ids named in a PointNotFoundError, as the engine names them
 # a call to a replica failed because of the replica (dead, restarting, unreachable)
 _REPLICA_ERRORS = (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError,
                    ray.exceptions.ObjectLostError)
@@ -179,7 +184,7 @@ class ClusterCollection(interface.Collection):
 
     # -- writes ---------------------------------------------------------------------------
     def upsert(self, ids: Any, vectors: Any, payloads: Sequence[dict | None] | None = None, *,
-               sparse: Any = None) -> int:
+               sparse: Any = None, sparse_vectors: Any = None) -> int:
         self._check_usable()
         if payloads is not None and not isinstance(payloads, (list, tuple)):
             payloads = list(payloads)  # indexed per shard below
@@ -193,10 +198,12 @@ class ClusterCollection(interface.Collection):
             row = int(np.flatnonzero(~np.any(x != 0, axis=1))[0])
             raise InvalidVectorError(f"vector {row} is all zeros: cosine similarity needs a non-zero vector")
         V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
+        rows = check_sparse_vectors(sparse_vectors, len(ids), self.config)
         calls = {}
         for s, pos in self._split(ids).items():
             part = None if payloads is None else [payloads[i] for i in pos]
-            calls[s] = ("upsert", (ids[pos], x[pos], part), {})
+            kw = {} if rows is None else {"sparse_vectors": routing.sparse_entries(rows, pos)}
+            calls[s] = ("upsert", (ids[pos], x[pos], part), kw)
         with self._write_lock:
             self._check_usable()
             done = self._write(calls)
@@ -280,25 +287,96 @@ class ClusterCollection(interface.Collection):
 
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
-               margin: float | None = None) -> SearchResult:
+               margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
+               dense_weight: float = 0.5, with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
         """Every shard's exact top-k (after its rerank), merged: the ids one
-        unsharded collection over the same points returns, up to ties."""
+        unsharded collection over the same points returns, up to ties. Hybrid
+        (sparse_query): each shard's dense and sparse lists, each merged
+        exactly across shards, then fused once, as one collection fuses."""
         self._check_usable()
+        hit_data = {"with_payloads": bool(with_payloads), "with_vectors": bool(with_vectors)}
+        dense = {"oversampling": oversampling, "rescore": rescore, "nprobe": nprobe,
+                 "sparse_queries": sparse_queries, "margin": margin}
+        if sparse_query is not None or queries is None:
+            return self._hybrid(queries, k, filter, sparse_query, fusion, rrf_k, dense_weight, dense, hit_data)
+        check_fusion(fusion, rrf_k, dense_weight)  # unused without a sparse_query, but a typo is an error
         q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
         V.check_norms(q, self.metric, what="query")
         k = V.check_k(k)
         compile_filter(filter)
-        kw = {"filter": filter, "oversampling": oversampling, "rescore": rescore, "nprobe": nprobe,
-              "sparse_queries": sparse_queries, "margin": margin}
+        kw = {"filter": filter, **dense, **hit_data}
         answers = self._read({s: ("search", (q, k), kw) for s in range(self._shards)}, partial_ok=True)
         if not answers:
-            nq = len(q)
-            return SearchResult(ids=np.full((nq, k), -1, np.int64), scores=np.full((nq, k), np.nan, np.float32),
-                                partial=True)
+            return _nothing(len(q), k, self.dim, hit_data)
         merged = routing.merge_search([answers[s] for s in sorted(answers)], k, self.metric)
-        if len(answers) < self._shards:
-            return SearchResult(ids=merged.ids, scores=merged.scores, partial=True)
-        return merged
+        return _marked(merged, len(answers) < self._shards)
+
+    def _hybrid(self, queries: Any, k: int, filter: dict | None, sparse_query: Any, fusion: str, rrf_k: float,
+                dense_weight: float, dense: dict, hit_data: dict) -> SearchResult:
+        """Hybrid search, or sparse retrieval alone; checks in the engine's order (hybrid.search)."""
+        fusion, rrf_k, dense_weight = check_fusion(fusion, rrf_k, dense_weight)
+        k = V.check_k(k)
+        q = None
+        if queries is not None:
+            q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
+            V.check_norms(q, self.metric, what="query")
+        if sparse_query is None:
+            raise InvalidQueryError("search needs queries, a sparse_query, or both")
+        q_rows = check_sparse_query(sparse_query, None if q is None else len(q), self.config)
+        V.check_oversampling_arg(dense["oversampling"])
+        V.check_rescore_arg(dense["rescore"])
+        V.check_nprobe_arg(dense["nprobe"], self.config.ivf, self.name)
+        V.check_margin_arg(dense["margin"], self.config)
+        if q is None and dense["sparse_queries"] is not None:
+            raise InvalidQueryError("sparse_queries go with dense queries: sparse retrieval alone takes only sparse_query")
+        depth = k if q is None else max(k, FUSION_DEPTH)
+        V.check_search_size(len(q_rows), depth, depth)
+        compile_filter(filter)
+        sq = routing.sparse_entries(q_rows, empty_as_none=False)
+        kw = {"filter": filter, "dense": dense, **hit_data}
+        answers = self._read({s: ("hybrid_lists", (q, depth, sq), kw) for s in range(self._shards)}, partial_ok=True)
+        if not answers:
+            return _nothing(len(q_rows), k, self.dim, hit_data)
+        partial = len(answers) < self._shards
+        parts = [answers[s] for s in sorted(answers)]
+        sparse = routing.merge_search([p[1] for p in parts], depth, "dot")  # dot products: higher is better
+        if q is None:
+            return _marked(sparse, partial)
+        dense_hits = routing.merge_search([p[0] for p in parts], depth, self.metric)
+        fused = fuse(dense_hits, sparse, k, fusion=fusion, rrf_k=rrf_k, dense_weight=dense_weight,
+                     dense_higher_better=self.metric != "l2")
+        fused = routing.attach_from(fused, [dense_hits, sparse], self.dim, **hit_data)
+        return _marked(fused, partial)
+
+    def search_by_id(self, ids: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
+                     rescore: bool | None = None, nprobe: int | None = None, margin: float | None = None,
+                     with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
+        """The points' stored vectors (read from their shards) as queries, k + 1
+        searched over every shard, each point dropped from its own hits."""
+        self._check_usable()
+        ids = V.check_ids(ids)
+        k = V.check_by_id_k(k)
+        # the engine's checks, in its order (hit_data.search_by_id): the same errors
+        qcfg = self.config.quantization
+        over = V.check_oversampling_arg(oversampling)
+        again = V.check_rescore_arg(rescore)
+        V.check_search_size(len(ids), k + 1, V.candidates_per_query(
+            k + 1, qcfg.oversampling if over is None else over, qcfg.rescore if again is None else again,
+            self.config))
+        V.check_nprobe_arg(nprobe, self.config.ivf, self.name)
+        V.check_margin_arg(margin, self.config)
+        compile_filter(filter)
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        stored = self.get(uniq, with_payloads=False)
+        if len(stored.ids) != len(uniq):
+            missing = np.setdiff1d(uniq, stored.ids).tolist()
+            shown = ", ".join(map(str, missing[:_MISSING_SHOWN])) + (", ..." if len(missing) > _MISSING_SHOWN else "")
+            raise PointNotFoundError(f"collection '{self.name}' has no point with id {shown} "
+                                     f"({len(missing)} of the {len(uniq)} ids asked for)")
+        hits = self.search(stored.vectors[inverse], k + 1, filter=filter, oversampling=oversampling,
+                           rescore=rescore, nprobe=nprobe, margin=margin, with_payloads=with_payloads,
+                           with_vectors=with_vectors)
+        return routing.without_own(hits, ids)
 
     def payload_indexes(self) -> dict[str, str]:
         self._check_usable()
@@ -320,6 +398,21 @@ class ClusterCollection(interface.Collection):
             extra={"shards": self._shards, "replicas": self._replicas, "virtual_shards": routing.VIRTUAL_SHARDS,
                    "payload_indexes": first.extra.get("payload_indexes", {}), "shard_replicas": states},
         )
+
+
+def _nothing(nq: int, k: int, dim: int, hit_data: dict) -> SearchResult:
+    """No shard answered: every row padding, marked partial."""
+    return SearchResult(ids=np.full((nq, k), -1, np.int64), scores=np.full((nq, k), np.nan, np.float32),
+                        payloads=[[None] * k for _ in range(nq)] if hit_data["with_payloads"] else None,
+                        vectors=np.full((nq, k, dim), np.nan, np.float32) if hit_data["with_vectors"] else None,
+                        partial=True)
+
+
+def _marked(result: SearchResult, partial: bool) -> SearchResult:
+    if not partial:
+        return result
+    return SearchResult(ids=result.ids, scores=result.scores, payloads=result.payloads, vectors=result.vectors,
+                        partial=True)
 
 
 class ClusterDatabase(interface.Database):
@@ -384,12 +477,13 @@ class ClusterDatabase(interface.Database):
 
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
                           vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
-                          shards: int = 1, replicas: int = 1) -> ClusterCollection:
+                          sparse_vectors: Any = None, shards: int = 1, replicas: int = 1) -> ClusterCollection:
         """As the engine's, plus shards (points split by id hash) and replicas
         (copies of each shard, on different nodes when node_resources allow)."""
         self._check_open()
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
-                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram)
+                                  vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
+                                  sparse_vectors=sparse_vectors)
         for what, value in (("shards", shards), ("replicas", replicas)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= routing.VIRTUAL_SHARDS:
                 raise InvalidConfigError(f"{what} must be an integer in [1, {routing.VIRTUAL_SHARDS}], got {value!r}")

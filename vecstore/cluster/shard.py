@@ -24,6 +24,20 @@ COLLECTION_METHODS = frozenset({
     "count", "create_payload_index", "delete", "delete_payload_keys", "drop_payload_index", "get", "info",
     "optimize", "overwrite_payload", "payload_indexes", "scroll", "search", "set_payload", "upsert",
 })
+#: calls of a router beyond the public API, each a function of the collection
+ROUTER_METHODS = ("hybrid_lists",)
+
+
+def hybrid_lists(col: Any, queries: Any, depth: int, sparse_query: list, *, filter: dict | None,
+                 dense: dict, with_payloads: bool, with_vectors: bool) -> tuple[Any, Any]:
+    """The two hit lists a hybrid search fuses, each this shard's exact top
+    `depth`: dense (None without dense queries) and sparse. The router merges
+    each across shards and fuses once, so the result is an unsharded one's."""
+    hit_data = {"with_payloads": with_payloads, "with_vectors": with_vectors}
+    sparse = col.search(None, depth, filter=filter, sparse_query=sparse_query, **hit_data)
+    if queries is None:
+        return None, sparse
+    return col.search(queries, depth, filter=filter, **dense, **hit_data), sparse
 
 
 class ShardReplica:
@@ -58,7 +72,7 @@ class ShardReplica:
                 self._db.drop_collection(name)  # a first start that died before writing its identity
             self._col = self._db.create_collection(
                 name, dim=cfg.dim, metric=cfg.metric, quantization=cfg.quantization, vector_dtype=cfg.vector_dtype,
-                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram)
+                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram, sparse_vectors=cfg.sparse_vectors)
             tmp = id_path + ".tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(identity, f)
@@ -75,10 +89,15 @@ class ShardReplica:
 
         if self.quarantined is not None:
             return "down", self.quarantined
-        if method not in COLLECTION_METHODS:
+        if method in ROUTER_METHODS:
+            fn = globals()[method]
+            args = (self._col, *args)
+        elif method in COLLECTION_METHODS:
+            fn = getattr(self._col, method)
+        else:
             return "error", InvalidArgumentError(f"no collection method {method!r}")
         try:
-            return "ok", getattr(self._col, method)(*args, **(kwargs or {}))
+            return "ok", fn(*args, **(kwargs or {}))
         except VecstoreError as exc:
             return "error", exc
 
