@@ -5,10 +5,15 @@ import os
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
 
+import contextlib
+import json
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -17,18 +22,19 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 import vecstore  # noqa: E402
+import vecstore.api.validate  # noqa: E402
 from vecstore import BinaryQuantization  # noqa: E402
+from vecstore.rpc.server import RpcServer  # noqa: E402
 from vecstore.api import interface  # noqa: E402
 from vecstore.cluster import ClusterCollection, ClusterDatabase  # noqa: E402
 from vecstore.cluster import routing  # noqa: E402
 
+from daemon import ROOT, Daemon  # noqa: E402
 from synthetic import clustered, sparse_vectors  # noqa: E402
 from test_grpc_congruence import assert_same, operations, parameters, public  # noqa: E402
 
 pytestmark = pytest.mark.ray
 NODES = ["n0", "n1", "n2"]
-#: cluster keywords of create_collection beyond the interface's
-CLUSTER_ONLY_KEYWORDS = ["shards", "replicas"]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +110,7 @@ def test_merge_search_takes_best_of_union():
                                               (ClusterCollection, interface.Collection)])
 def test_same_interface(surface, abstract):
     """The cluster classes implement vecstore.api.interface with the engine's
-    signatures; create_collection only adds keyword-only shards and replicas."""
+    and the client's signatures (tests/test_grpc_congruence.py checks those)."""
     assert issubclass(surface, abstract) and not surface.__abstractmethods__
     assert public(surface) == public(abstract)
     for name in public(abstract):
@@ -112,22 +118,37 @@ def test_same_interface(surface, abstract):
         if isinstance(spec, property):
             assert isinstance(mine, property), name
             continue
-        got = parameters(mine)
-        if name == "create_collection":
-            extra = [p for p in got if p[0] in CLUSTER_ONLY_KEYWORDS]
-            assert [p[0] for p in extra] == CLUSTER_ONLY_KEYWORDS and all(p[2] == 1 for p in extra)
-            got = [p for p in got if p[0] not in CLUSTER_ONLY_KEYWORDS]
-        assert got == parameters(spec), name
+        assert parameters(mine) == parameters(spec), name
+    assert routing.VIRTUAL_SHARDS >= vecstore.api.validate.MAX_SHARDS  # every shard holds a virtual shard
 
 
 # -- results equal one unsharded collection -------------------------------------------------------
-@pytest.mark.parametrize("kind,metric", [("none", "cosine"), ("binary", "cosine"), ("binary", "l2")])
-def test_scripted_session_matches_embedded(cdb, tmp_path, kind, metric):
+@contextlib.contextmanager
+def grpc_router(cdb, **options):
+    """The gRPC server in this process over the cluster database (what
+    `vecstore serve --ray` runs), and a client of it."""
+    server = RpcServer(cdb, port=0, **options).start()
+    server.set_serving()
+    try:
+        with vecstore.connect(server.address) as client:
+            yield client, server
+    finally:
+        server.stop(5)
+
+
+@pytest.mark.parametrize("kind,metric,via", [("none", "cosine", "embedded API"), ("binary", "cosine", "embedded API"),
+                                             ("binary", "l2", "gRPC")])
+def test_scripted_session_matches_embedded(cdb, tmp_path, kind, metric, via):
     """The congruence test's whole scripted session (every operation, errors
-    included) over 3 shards gives what one embedded collection gives."""
+    included) over 3 shards gives what one embedded collection gives; "gRPC":
+    through the gRPC server over the cluster, shards=3 sent by the client."""
     with vecstore.open(tmp_path / "embedded") as db:
         local = operations(db, kind, metric)
-    sharded = operations(Sharded(cdb, shards=3), kind, metric)
+    if via == "gRPC":
+        with grpc_router(cdb) as (client, _):
+            sharded = operations(Sharded(client, shards=3), kind, metric)
+    else:
+        sharded = operations(Sharded(cdb, shards=3), kind, metric)
     assert local.keys() == sharded.keys()
     for key in local.keys() - {"info"}:
         if kind == "binary" and key.startswith("search") and key != "search_small":
@@ -312,6 +333,20 @@ def test_restart_on_empty_disk_is_quarantined(cdb):
         assert not os.path.exists(status["directory"])  # nothing was recreated there
         result = col.search(data.xq, k=5)
         assert result.partial and (result.ids >= 0).all()  # shard 0's hits, marked partial
+        info = col.info()  # still answers: what operators need when a shard is down
+        assert info.extra["missing_shards"] == [1] and 0 < info.count < 400
+        assert [r["state"] for r in info.extra["shard_replicas"]] == ["serving", "quarantined"]
+        with grpc_router(cdb, metrics_port=0) as (client, server):  # the mark travels (SearchResponse.partial)
+            with urllib.request.urlopen(server.metrics_url, timeout=60) as page:
+                scraped = page.read().decode()
+            assert 'vecstore_shard_replica_state{collection="lost",replica="0",shard="1",state="quarantined"} 1.0' \
+                in scraped
+            assert 'vecstore_shard_replica_points{collection="lost",replica="0",shard="0"}' in scraped
+            remote = client.get_collection("lost").search(data.xq, k=5)
+            assert remote.partial
+            np.testing.assert_array_equal(remote.ids, result.ids)
+            on_live = data.ids[routing.shard_of(data.ids, col._map) == 0][:1]
+            assert client.get_collection("lost").search_by_id(on_live, k=3).partial
         with pytest.raises(vecstore.UnavailableError):
             col.count()
         on_lost = data.ids[routing.shard_of(data.ids, col._map) == 1][:3]
@@ -413,3 +448,36 @@ def test_node_loss_replicas_serve_then_partial_then_full(ray_cluster, cdb):
         cdb.read_timeout = 120.0
         cdb.drop_collection("two")
         cdb.drop_collection("one")
+
+
+# -- the router as a server ------------------------------------------------------------------
+def cli(*args):
+    out = subprocess.run([sys.executable, "-m", "vecstore", *args], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_serve_ray_local(tmp_path):
+    """README "Scaling out" as written: `vecstore serve --ray local` (a private
+    Ray started by the server), the normal client creating a sharded,
+    replicated collection, `vecstore info NAME --json` listing every replica,
+    a clean stop. (Restarts of the router: test_router_restart_*.)"""
+    data = clustered(500, 16, nq=4, seed=6)
+    daemon = Daemon(tmp_path / "router", "--ray", "local")
+    try:
+        daemon.wait_serving()
+        with vecstore.connect(daemon.address) as client:
+            docs = client.create_collection("docs", dim=16, quantization="none", shards=2, replicas=2)
+            docs.upsert(data.ids, data.xb, [{"i": i} for i in range(500)])
+            np.testing.assert_array_equal(docs.search(data.xq, k=5).ids, data.ground_truth(5))
+            assert docs.count() == 500 and not docs.search(data.xq, k=5).partial
+        info = json.loads(cli("info", "docs", "--server", daemon.address, "--json"))
+        replicas = info["extra"]["shard_replicas"]
+        assert [(r["shard"], r["replica"]) for r in replicas] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+        assert {r["state"] for r in replicas} == {"serving"} and sum(r["count"] for r in replicas) == 1000
+        assert all(r["pid"] > 0 and r["node_id"] for r in replicas) and info["count"] == 500
+        code, err = daemon.stop()
+        assert code == 0, err
+    finally:
+        daemon.kill()

@@ -33,3 +33,39 @@ def test_everything_but_cluster_works_without_ray(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == 2 and all("pip install 'vecstore[ray]'" in line for line in lines), out.stdout
+
+
+def test_embedded_and_its_server_keep_collections_whole(tmp_path):
+    """shards / replicas are in the one interface, but only a cluster takes
+    more than 1: the engine and a server over it refuse, saying what to use."""
+    import pytest
+
+    import vecstore
+    from conftest import serving
+
+    with vecstore.open(tmp_path / "db") as db:
+        assert db.create_collection("whole", dim=4, shards=1, replicas=1).name == "whole"
+        with pytest.raises(vecstore.InvalidConfigError, match="vecstore serve --ray"):
+            db.create_collection("split", dim=4, shards=2)
+        with pytest.raises(vecstore.InvalidConfigError, match=r"replicas must be an integer in \[1, 16\]"):
+            db.create_collection("split", dim=4, replicas=0)
+        assert db.list_collections() == ["whole"]
+    with serving(tmp_path / "served") as address, vecstore.connect(address) as client:
+        with pytest.raises(vecstore.InvalidConfigError, match="vecstore serve --ray"):
+            client.create_collection("split", dim=4, shards=3, replicas=2)
+        with pytest.raises(vecstore.InvalidConfigError, match=r"shards must be an integer"):
+            client.create_collection("split", dim=4, shards=True)
+        assert client.list_collections() == []
+
+
+def test_partial_travels_over_grpc():
+    """SearchResponse.partial carries SearchResult.partial both ways."""
+    import numpy as np
+
+    from vecstore.rpc import convert as C
+    from vecstore.types import SearchResult
+
+    for partial in (False, True):
+        result = SearchResult(ids=np.array([[3, -1]]), scores=np.array([[0.5, np.nan]], np.float32), partial=partial)
+        back = C.search_result_from_proto(C.search_result_to_proto(result), 2)
+        assert back.partial is partial and back.ids.tolist() == [[3, -1]]

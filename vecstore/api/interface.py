@@ -176,7 +176,7 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
                           vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
-                          sparse_vectors: Any = None) -> Collection:
+                          sparse_vectors: Any = None, shards: int = 1, replicas: int = 1) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
@@ -185,6 +185,9 @@ class Database(abc.ABC):
         (dim * 2 or 4 more bytes of RAM per vector, no disk reads per search).
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
         user sparse vector beside the dense one, for hybrid search.
+        shards / replicas: split the points by id into this many shards, each
+        kept by this many replicas; only a cluster (`vecstore.cluster`, or a
+        server started with `vecstore serve --ray`) takes more than 1.
         """
 
     @abc.abstractmethod

@@ -81,6 +81,8 @@ class ClusterCollection(interface.Collection):
         self._database = database
         self._entry = entry
         self.config = CollectionConfig.from_dict(entry["config"])
+        # names this incarnation of the collection, as the engine's cid (gRPC's collection_id)
+        self.cid = int(entry["uid"], 16) or 1
         self._shards = entry["shards"]
         self._replicas = entry["replicas"]
         self._map = entry["shard_map"]
@@ -384,19 +386,22 @@ class ClusterCollection(interface.Collection):
 
     def info(self) -> CollectionInfo:
         """Summed over shards (count, disk) and over every replica (RAM);
-        extra["replicas"] lists each shard replica with its node, process and state."""
+        extra["shard_replicas"] lists each shard replica with its node,
+        process, state and count. Works while shards are down (when it is
+        most needed): extra["missing_shards"] then names those not counted."""
         self._check_usable()
-        infos = self._read_all("info")
+        infos = self._read({s: ("info", (), {}) for s in range(self._shards)}, partial_ok=True)
         states = self._database._replica_states(self._actors)
-        first = infos[0]
+        first = next(iter(infos.values()), None)
         return CollectionInfo(
             config=self.config,
             count=sum(i.count for i in infos.values()),
-            trained=all(i.trained for i in infos.values()),
+            trained=bool(infos) and all(i.trained for i in infos.values()),
             ram_bytes=sum(i.ram_bytes for i in infos.values()) * self._replicas,
             disk_bytes=sum(i.disk_bytes for i in infos.values()) * self._replicas,
             extra={"shards": self._shards, "replicas": self._replicas, "virtual_shards": routing.VIRTUAL_SHARDS,
-                   "payload_indexes": first.extra.get("payload_indexes", {}), "shard_replicas": states},
+                   "payload_indexes": first.extra.get("payload_indexes", {}) if first else {},
+                   "missing_shards": [s for s in range(self._shards) if s not in infos], "shard_replicas": states},
         )
 
 
@@ -427,7 +432,8 @@ class ClusterDatabase(interface.Database):
     def __init__(self, address: str, path: str | os.PathLike, *, shard_root: str | None = None,
                  node_resources: Sequence[str] | None = None, read_timeout: float = 10.0,
                  write_timeout: float = 120.0) -> None:
-        if not ray.is_initialized():
+        self._owns_ray = not ray.is_initialized()  # else: a Ray job, a notebook or a test set it up
+        if self._owns_ray:
             if address == "local":
                 ray.init(address="local", namespace=NAMESPACE, include_dashboard=False)
             else:
@@ -465,11 +471,15 @@ class ClusterDatabase(interface.Database):
         return ray.remote(ShardReplica).options(**options).remote(directory, identity, entry["config"], create)
 
     def _replica_states(self, actors: list[list[Any]]) -> list[dict]:
+        """Each replica's status, asked of all at once within read_timeout;
+        one that does not answer is restarting (or its node is gone)."""
+        deadline = time.monotonic() + self.read_timeout
+        refs = [[actor.status.remote() for actor in row] for row in actors]
         out = []
-        for s, row in enumerate(actors):
-            for r, actor in enumerate(row):
+        for s, row in enumerate(refs):
+            for r, ref in enumerate(row):
                 try:
-                    state = ray.get(actor.status.remote(), timeout=self.read_timeout)
+                    state = ray.get(ref, timeout=max(0.0, deadline - time.monotonic()))
                 except _REPLICA_ERRORS as exc:
                     state = {"state": "restarting", "reason": type(exc).__name__}
                 out.append({"shard": s, "replica": r, **state})
@@ -484,9 +494,7 @@ class ClusterDatabase(interface.Database):
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
                                   sparse_vectors=sparse_vectors)
-        for what, value in (("shards", shards), ("replicas", replicas)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= routing.VIRTUAL_SHARDS:
-                raise InvalidConfigError(f"{what} must be an integer in [1, {routing.VIRTUAL_SHARDS}], got {value!r}")
+        shards, replicas = V.check_layout(shards, replicas)
         q = config.quantization
         if q.kind == "sparse" and getattr(q, "user_codes", False):
             raise InvalidConfigError("user sparse codes are not supported on cluster collections yet")
@@ -550,11 +558,15 @@ class ClusterDatabase(interface.Database):
         return self._closed
 
     def close(self) -> None:
-        """Close the router's catalog; the shard actors (detached) keep running."""
+        """Close the router's catalog; the shard actors (detached) keep
+        running, unless this handle started Ray itself: then Ray stops (a
+        "local" Ray, with its actors; they reopen their disks next time)."""
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._catalog.close()
+                if self._owns_ray:
+                    ray.shutdown()
 
     def __enter__(self) -> "ClusterDatabase":
         return self
