@@ -47,6 +47,8 @@ from .shard import ShardReplica
 log = logging.getLogger("vecstore")
 NAMESPACE = "vecstore"
 _RETRY_PAUSE = 0.2
+_POLL = 0.05  # how often a write looks at its replicas' answers
+_STATUS_TIMEOUT = 10.0  # a catch-up round waits at most this for the replicas' status
 _MISSING_SHOWN = 5  # unknown ids named in a PointNotFoundError, as the engine names them
 # a call to a replica failed because of the replica (dead, restarting, unreachable)
 _REPLICA_ERRORS = (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError,
@@ -79,6 +81,7 @@ def _result(reply: tuple[str, Any]) -> Any:
 class ClusterCollection(interface.Collection):
     def __init__(self, database: "ClusterDatabase", entry: dict) -> None:
         self._database = database
+        entry.setdefault("stale", [[] for _ in range(entry["shards"])])  # catalogs from before catch-up
         self._entry = entry
         self.config = CollectionConfig.from_dict(entry["config"])
         # names this incarnation of the collection, as the engine's cid (gRPC's collection_id)
@@ -113,54 +116,125 @@ class ClusterCollection(interface.Collection):
             raise CollectionNotFoundError(f"collection '{self.name}' was dropped")
 
     # -- calling replicas ---------------------------------------------------------------
+    def _in_sync(self, s: int) -> list[int]:
+        """Replicas of shard s holding every acknowledged write: the ones
+        written to and read from (the others wait for their catch-up)."""
+        stale = self._entry["stale"][s]
+        return [r for r in range(self._replicas) if r not in stale]
+
     def _write(self, calls: dict[int, tuple[str, tuple, dict]]) -> dict[int, Any]:
-        """Run calls[shard] on every replica of each shard; shard -> the first
-        replica's answer, once all replicas answered."""
-        deadline = time.monotonic() + self._database.write_timeout
-        pending = {(s, r): self._actors[s][r].call.remote(m, a, kw)
-                   for s, (m, a, kw) in calls.items() for r in range(self._replicas)}
+        """Run calls[shard] on every in-sync replica of each shard; shard ->
+        an answer, once each of those replicas committed, or was left behind.
+
+        A replica is left behind (marked stale in the catalog, before the
+        write is acknowledged, so it serves nothing until it caught up) when
+        it is quarantined, or has not committed replica_timeout after a peer
+        did. With no peer that committed, the router retries it (restarting
+        replicas come back from their LMDB) until write_timeout, then fails."""
+        db = self._database
+        deadline = time.monotonic() + db.write_timeout
+        targets = {s: self._in_sync(s) for s in calls}
+        for s in calls:
+            if not targets[s]:
+                raise UnavailableError(f"collection '{self.name}': shard {s} has no up-to-date replica")
+
+        def send(s: int, r: int) -> Any:
+            m, a, kw = calls[s]
+            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r])
+
+        pending = {send(s, r): (s, r) for s in calls for r in targets[s]}
+        resend: dict[tuple[int, int], float] = {}  # replica -> when to send the call again
         answers: dict[tuple[int, int], Any] = {}
-        while pending:
-            retry = {}
-            for (s, r), ref in pending.items():
+        committed_at: dict[int, float] = {}  # shard -> when its first replica committed
+        behind: set[tuple[int, int]] = set()
+        failure: dict[tuple[int, int], str] = {}
+        while pending or resend:
+            ready = []
+            if pending:
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL)
+            now = time.monotonic()
+            for ref in ready:
+                s, r = pending.pop(ref)
                 try:
-                    answers[(s, r)] = _fetch(ref, deadline - time.monotonic())
+                    answers[(s, r)] = _fetch(ref, 0)
+                    committed_at.setdefault(s, now)
                 except (_Down, *_REPLICA_ERRORS) as exc:
-                    if isinstance(exc, _Down) or time.monotonic() >= deadline:
-                        raise UnavailableError(
-                            f"collection '{self.name}': shard {s} replica {r} did not commit ({type(exc).__name__}: "
-                            f"{exc}; write_timeout {self._database.write_timeout}s); the write may "
-                            f"be applied on other replicas: repeat it (writes are idempotent)") from None
-                    retry[(s, r)] = calls[s]
-            if retry:
-                time.sleep(_RETRY_PAUSE)
-                retry = {key: self._actors[key[0]][key[1]].call.remote(m, a, kw) for key, (m, a, kw) in retry.items()}
-            pending = retry
-        return {s: answers[(s, 0)] for s in calls}
+                    failure[(s, r)] = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, _Down):
+                        if len(targets[s]) == 1:
+                            raise UnavailableError(
+                                f"collection '{self.name}': shard {s} replica {r} cannot take writes "
+                                f"({failure[(s, r)]})") from None
+                        behind.add((s, r))
+                    else:
+                        resend[(s, r)] = now + _RETRY_PAUSE
+            waiting = [(s, r) for s, r in pending.values()] + list(resend)
+            for s, r in waiting:
+                if s in committed_at and now - committed_at[s] >= db.replica_timeout:
+                    behind.add((s, r))  # its peers have it: it catches up later
+                elif now >= deadline:
+                    raise UnavailableError(
+                        f"collection '{self.name}': shard {s} replica {r} did not commit "
+                        f"({failure.get((s, r), 'no answer')}; write_timeout {db.write_timeout}s); the write "
+                        f"may be applied on other replicas: repeat it (writes are idempotent)")
+            pending = {ref: key for ref, key in pending.items() if key not in behind}
+            resend = {key: at for key, at in resend.items() if key not in behind}
+            for key in [key for key, at in resend.items() if at <= now]:
+                del resend[key]
+                pending[send(*key)] = key
+        for s in calls:
+            if not any((s, r) in answers for r in targets[s]):
+                raise UnavailableError(f"collection '{self.name}': no replica of shard {s} committed")
+        if behind:
+            self._mark_stale(behind, failure)
+        return {s: answers[(s, min(r for r in targets[s] if (s, r) in answers))] for s in calls}
+
+    def _mark_stale(self, replicas: set[tuple[int, int]], why: dict) -> None:
+        """Record in the catalog that these replicas miss writes (caller holds the write lock)."""
+        for s, r in sorted(replicas):
+            if r not in self._entry["stale"][s]:
+                log.warning("collection '%s': shard %d replica %d is behind (%s); it serves again once it "
+                            "caught up", self.name, s, r, why.get((s, r), "slower than replica_timeout"))
+                self._entry["stale"][s].append(r)
+        self._database._catalog.put(self.name, self._entry)
 
     def _write_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
         return self._write({s: (method, args, kwargs) for s in range(self._shards)})
 
     def _read(self, calls: dict[int, tuple[str, tuple, dict]], *, partial_ok: bool = False) -> dict[int, Any]:
-        """One live replica per shard; shard -> answer. A shard with no live
-        replica within read_timeout is left out when partial_ok, else raises."""
+        """One live in-sync replica per shard; shard -> answer. A shard with no
+        live replica within read_timeout is left out when partial_ok, else raises."""
         deadline = time.monotonic() + self._database.read_timeout
         start = next(self._turn)
+        choices = {s: self._in_sync(s) for s in calls}
         tries = {s: 0 for s in calls}
         down: dict[int, set[int]] = {s: set() for s in calls}  # replicas that answered "quarantined"
-        pending = {s: self._actors[s][start % self._replicas].call.remote(*calls[s]) for s in calls}
+
+        def send(s: int) -> Any:
+            options = choices[s]
+            return self._actors[s][options[(start + tries[s]) % len(options)]].call.remote(*calls[s])
+
         answers: dict[int, Any] = {}
+        pending = {}
+        for s in calls:
+            if choices[s]:
+                pending[s] = send(s)
+            elif partial_ok:
+                log.warning("collection '%s': shard %d has no up-to-date replica: answer is partial", self.name, s)
+            else:
+                raise UnavailableError(f"collection '{self.name}': shard {s} has no up-to-date replica")
         while pending:
             retry = {}
             for s, ref in pending.items():
-                replica = (start + tries[s]) % self._replicas
+                options = choices[s]
+                replica = options[(start + tries[s]) % len(options)]
                 try:
                     answers[s] = _fetch(ref, deadline - time.monotonic())
                 except (_Down, *_REPLICA_ERRORS) as exc:
                     if isinstance(exc, _Down):
                         down[s].add(replica)
                     # waiting helps a restarting replica, never a quarantined one
-                    if time.monotonic() >= deadline or len(down[s]) == self._replicas:
+                    if time.monotonic() >= deadline or len(down[s]) == len(options):
                         if partial_ok:
                             log.warning("collection '%s': no live replica of shard %d (%s: %s): answer is partial",
                                         self.name, s, type(exc).__name__, exc)
@@ -171,12 +245,58 @@ class ClusterCollection(interface.Collection):
                     tries[s] += 1
                     retry[s] = calls[s]
             if retry:
-                if all(tries[s] % self._replicas == 0 for s in retry):
+                if all(tries[s] % len(choices[s]) == 0 for s in retry):
                     time.sleep(_RETRY_PAUSE)  # every replica tried once: give restarts a moment
-                retry = {s: self._actors[s][(start + tries[s]) % self._replicas].call.remote(*calls[s])
-                         for s in retry}
+                retry = {s: send(s) for s in retry}
             pending = retry
         return answers
+
+    # -- catch-up -------------------------------------------------------------------------
+    def _catch_up(self) -> list[tuple[int, int]]:
+        """Bring lagging replicas up to date from an in-sync one; returns those
+        that now serve again. A replica is lagging when the catalog marks it
+        stale, or it is quarantined but repairable (an empty disk, an old
+        epoch). The copy is taken and installed under the write lock, so it
+        holds every acknowledged write and none is missed meanwhile."""
+        db = self._database
+        states = db._replica_states(self._actors, timeout=min(db.read_timeout, _STATUS_TIMEOUT))
+        repairable = {(st["shard"], st["replica"]) for st in states
+                      if st["state"] == "quarantined" and st.get("repairable")}
+        # may take a copy: up (behind or not), or quarantined over an empty disk or an old copy;
+        # never one quarantined over another's data
+        alive = {(st["shard"], st["replica"]) for st in states if st["state"] == "serving"} | repairable
+        done = []
+        with self._write_lock:
+            if self._dropped or self._database.closed:
+                return done
+            new = {(s, r) for s, r in repairable if r not in self._entry["stale"][s]}
+            if new:
+                self._mark_stale(new, {key: "quarantined, repairable" for key in new})
+            for s in range(self._shards):
+                sources = [r for r in self._in_sync(s) if (s, r) in alive]
+                for r in sorted(self._entry["stale"][s]):
+                    if (s, r) not in alive or not sources:
+                        continue
+                    try:
+                        self._copy(s, sources[0], r)
+                    except (*_REPLICA_ERRORS, ray.exceptions.RayTaskError) as exc:
+                        log.warning("collection '%s': catch-up of shard %d replica %d failed (%s: %s); "
+                                    "it is tried again", self.name, s, r, type(exc).__name__, exc)
+                        continue
+                    done.append((s, r))
+        return done
+
+    def _copy(self, s: int, source: int, target: int) -> None:
+        timeout = max(60.0, self._database.write_timeout)
+        files = ray.get(self._actors[s][source].copy_files.remote(), timeout=timeout)
+        epoch = max(self._entry["epochs"][s]) + 1
+        identity = self._database._identity(self._entry, s, target, epoch)
+        count = ray.get(self._actors[s][target].install.remote(files, identity), timeout=timeout)
+        self._entry["epochs"][s][target] = epoch
+        self._entry["stale"][s].remove(target)
+        self._database._catalog.put(self.name, self._entry)  # from now on it serves
+        log.warning("collection '%s': shard %d replica %d caught up from replica %d (%d points, epoch %d)",
+                    self.name, s, target, source, count, epoch)
 
     def _read_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
         return self._read({s: (method, args, kwargs) for s in range(self._shards)})
@@ -392,6 +512,9 @@ class ClusterCollection(interface.Collection):
         self._check_usable()
         infos = self._read({s: ("info", (), {}) for s in range(self._shards)}, partial_ok=True)
         states = self._database._replica_states(self._actors)
+        for st in states:  # the router knows which replicas wait for their catch-up
+            if st["state"] == "serving" and st["replica"] in self._entry["stale"][st["shard"]]:
+                st["state"] = "catching-up"
         first = next(iter(infos.values()), None)
         return CollectionInfo(
             config=self.config,
@@ -427,11 +550,19 @@ class ClusterDatabase(interface.Database):
     replica keeps its data, on its own node's disk (default: path/shards).
     node_resources: optional Ray custom resource names, one per node; replica
     r of shard s is pinned to node_resources[(s + r) % len] (replicas of one
-    shard on different nodes), else Ray spreads them."""
+    shard on different nodes), else Ray spreads them.
+
+    read_timeout: how long a read waits for some live replica of each shard.
+    write_timeout: how long a write retries a shard none of whose replicas
+    committed. replica_timeout: how long after a peer committed a write
+    waits for a replica before leaving it behind (stale, caught up later).
+    catch_up_interval: seconds between rounds of the background catch-up of
+    lagging replicas (None: none; `_catch_up()` by hand)."""
 
     def __init__(self, address: str, path: str | os.PathLike, *, shard_root: str | None = None,
                  node_resources: Sequence[str] | None = None, read_timeout: float = 10.0,
-                 write_timeout: float = 120.0) -> None:
+                 write_timeout: float = 120.0, replica_timeout: float = 10.0,
+                 catch_up_interval: float | None = 5.0) -> None:
         self._owns_ray = not ray.is_initialized()  # else: a Ray job, a notebook or a test set it up
         if self._owns_ray:
             if address == "local":
@@ -443,12 +574,33 @@ class ClusterDatabase(interface.Database):
         self.node_resources = list(node_resources or [])
         self.read_timeout = float(read_timeout)
         self.write_timeout = float(write_timeout)
+        self.replica_timeout = float(replica_timeout)
         self._catalog = Catalog(self.path)
         self._lock = threading.Lock()
         self._closed = False
+        self._stop = threading.Event()
         self._collections: dict[str, ClusterCollection] = {}
         for name, entry in self._catalog.entries().items():
             self._collections[name] = ClusterCollection(self, entry)
+        self._catcher = None
+        if catch_up_interval is not None:
+            self._catcher = threading.Thread(target=self._catch_up_loop, args=(float(catch_up_interval),),
+                                             name="vecstore-catch-up", daemon=True)
+            self._catcher.start()
+
+    def _catch_up_loop(self, interval: float) -> None:
+        """Every `interval` seconds, catch up the lagging replicas of every
+        replicated collection (ClusterCollection._catch_up)."""
+        while not self._stop.wait(interval):
+            with self._lock:
+                cols = [c for c in self._collections.values() if c._replicas > 1]
+            for col in cols:
+                if self._stop.is_set():
+                    return
+                try:
+                    col._catch_up()
+                except Exception:  # noqa: BLE001 - a background loop must go on; the next round retries
+                    log.exception("collection '%s': catch-up round failed", col.name)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -458,8 +610,7 @@ class ClusterDatabase(interface.Database):
         """The named detached actor of replica r of shard s: found by name when
         it lives, else started (reopening its directory unless `create`)."""
         name = f"vecstore-{entry['uid']}-s{s}-r{r}"
-        identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
-                    "epoch": entry["epochs"][s][r]}
+        identity = self._identity(entry, s, r, entry["epochs"][s][r])
         options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
                                    "max_restarts": -1, "get_if_exists": True, "num_cpus": 0,
                                    "max_concurrency": 4}
@@ -470,10 +621,15 @@ class ClusterDatabase(interface.Database):
         directory = os.path.join(self.shard_root, entry["uid"], f"shard-{s}-replica-{r}")
         return ray.remote(ShardReplica).options(**options).remote(directory, identity, entry["config"], create)
 
-    def _replica_states(self, actors: list[list[Any]]) -> list[dict]:
-        """Each replica's status, asked of all at once within read_timeout;
-        one that does not answer is restarting (or its node is gone)."""
-        deadline = time.monotonic() + self.read_timeout
+    @staticmethod
+    def _identity(entry: dict, s: int, r: int, epoch: int) -> dict:
+        """What replica r of shard s writes in its identity file (shard.py)."""
+        return {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r, "epoch": epoch}
+
+    def _replica_states(self, actors: list[list[Any]], timeout: float | None = None) -> list[dict]:
+        """Each replica's status, asked of all at once within `timeout`
+        (default read_timeout); one that does not answer is restarting (or its node is gone)."""
+        deadline = time.monotonic() + (self.read_timeout if timeout is None else timeout)
         refs = [[actor.status.remote() for actor in row] for row in actors]
         out = []
         for s, row in enumerate(refs):
@@ -502,7 +658,8 @@ class ClusterDatabase(interface.Database):
             if name in self._collections:
                 raise CollectionExistsError(f"collection '{name}' already exists")
             entry = {"config": config.to_dict(), "shards": shards, "replicas": replicas, "uid": uuid.uuid4().hex[:12],
-                     "shard_map": routing.default_shard_map(shards), "epochs": [[1] * replicas for _ in range(shards)]}
+                     "shard_map": routing.default_shard_map(shards), "epochs": [[1] * replicas for _ in range(shards)],
+                     "stale": [[] for _ in range(shards)]}
             actors = [[self._actor(entry, s, r, create=True) for r in range(replicas)] for s in range(shards)]
             try:  # every replica up, with its collection created, before the catalog names it
                 for row in actors:
@@ -561,6 +718,9 @@ class ClusterDatabase(interface.Database):
         """Close the router's catalog; the shard actors (detached) keep
         running, unless this handle started Ray itself: then Ray stops (a
         "local" Ray, with its actors; they reopen their disks next time)."""
+        self._stop.set()
+        if self._catcher is not None and self._catcher is not threading.current_thread():
+            self._catcher.join(timeout=max(60.0, self.write_timeout))
         with self._lock:
             if not self._closed:
                 self._closed = True
