@@ -43,6 +43,11 @@ _ENGINE_NAMES = ("open", "Database", "Collection")
 
 
 def __getattr__(name: str) -> Any:
+    if name == "cluster":
+        # vecstore.cluster(address, path): a callable package, Ray loaded on first call
+        import importlib
+
+        return importlib.import_module(".cluster", __name__)
     if name in _ENGINE_NAMES:
         from . import engine
 
@@ -53,7 +58,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ENGINE_NAMES))
+    return sorted(set(globals()) | set(_ENGINE_NAMES) | {"cluster"})
 
 __version__ = "0.1.0"
 
@@ -81,6 +86,7 @@ __all__ = [
     "open",
     "connect",
     "connect_async",
+    "cluster",
     "Database",
     "Collection",
     "SearchResult",

@@ -127,6 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         snapshot_dir=args.snapshot_dir,
         max_search_queries=args.max_search_queries,
         max_search_results=args.max_search_results,
+        ray_address=args.ray,
     )
     if code != 0:
         # a handler still running would block interpreter exit (the worker
@@ -142,6 +143,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     with open_target(args) as db:
         for name in [args.name] if args.name else db.list_collections():
             info = db.get_collection(name).info()
+            if args.json:  # one object per line; a cluster's extra lists every shard replica
+                print(json.dumps({"name": name, "config": info.config.to_dict(), "count": info.count,
+                                  "trained": info.trained, "ram_bytes": info.ram_bytes,
+                                  "disk_bytes": info.disk_bytes, "extra": info.extra}, default=str))
+                continue
             q = info.config.quantization
             per_vec = info.ram_bytes / info.count if info.count else 0.0
             print(
@@ -165,7 +171,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     with open_target(args) as db:
         col = db.create_collection(args.name, dim=args.dim, metric=args.metric,
-                                   quantization=parse_quantization(args.quantization), id_type=args.id_type)
+                                   quantization=parse_quantization(args.quantization), id_type=args.id_type,
+                                   shards=args.shards, replicas=args.replicas)
         print(f"created {col.name}: dim={col.dim} metric={col.metric} id_type={col.config.id_type} "
               f"quantization={col.config.quantization.to_dict()}")
     return 0
@@ -332,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gRPC daemon on a data directory")
-    serve.add_argument("--data-dir", required=True, help="database directory (created if missing)")
+    serve.add_argument("--data-dir", required=True,
+                       help="database directory (created if missing); with --ray, the router's catalog directory")
+    serve.add_argument("--ray", metavar="ADDRESS",
+                       help="serve sharded collections on this Ray cluster (`local`: start a private Ray here) "
+                            "instead of an embedded database; needs vecstore[ray] (README \"Scaling out\")")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0: all)")
     serve.add_argument("--port", type=int, default=50051, help="port; 0 picks a free one (printed on start)")
     serve.add_argument("--api-key", action="append", help="require this API key (repeatable)")
@@ -369,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show collections' config, size, RAM and disk")
     info.add_argument("name", nargs="?", help="one collection (default: all)")
+    info.add_argument("--json", action="store_true",
+                      help="one JSON object per collection (with a cluster: extra.shard_replicas, each replica's "
+                           "node, pid, state and count)")
     add_target_options(info)
 
     lst = sub.add_parser("list", help="list collection names")
@@ -376,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     create = sub.add_parser("create", help="create a collection")
     create.add_argument("name")
+    create.add_argument("--shards", type=int, default=1, help="split by id into this many shards (cluster servers only)")
+    create.add_argument("--replicas", type=int, default=1, help="copies of each shard (cluster servers only)")
     create.add_argument("--dim", type=int, required=True)
     create.add_argument("--metric", default="cosine", help="cosine (default), dot or l2")
     create.add_argument("--quantization", default="binary", help='a kind name, or JSON: \'{"kind": "binary", "oversampling": 8}\'')

@@ -24,12 +24,16 @@ class SearchResult:
     padding). vectors: None unless it asked `with_vectors`; then float32
     (nq, k, dim), the stored rows (float16 ones upcast, as `get` returns
     them), NaN rows for padding.
+
+    partial is True when some shard of a cluster collection had no live
+    replica: the hits are the best of the shards that answered.
     """
 
     ids: np.ndarray
     scores: np.ndarray
     payloads: list[list[dict[str, Any] | None]] | None = None
     vectors: np.ndarray | None = None
+    partial: bool = False
 
     def __len__(self) -> int:
         return len(self.ids)

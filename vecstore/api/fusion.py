@@ -28,6 +28,11 @@ from ..types import SearchResult
 FUSIONS = ("rrf", "weighted")
 DEFAULT_RRF_K = 60.0
 DEFAULT_DENSE_WEIGHT = 0.5
+#: hits fetched from each list before fusing: max(k, FUSION_DEPTH). Deep
+#: enough that a hit ranked well by one list and moderately by the other
+#: still meets itself in both; the dense side reranks this many exactly.
+#: Here, not in the engine, because a router fusing shards' lists needs it too.
+FUSION_DEPTH = 50
 
 
 def check_fusion(fusion: Any, rrf_k: Any, dense_weight: Any) -> tuple[str, float, float]:

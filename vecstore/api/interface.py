@@ -177,7 +177,8 @@ class Database(abc.ABC):
     @abc.abstractmethod
     def create_collection(self, name: str, *, dim: int, metric: str = "cosine", quantization: Any = "binary",
                           vector_dtype: str = "float32", ivf: Any = None, vectors_in_ram: bool = False,
-                          sparse_vectors: Any = None, id_type: str = "int") -> Collection:
+                          sparse_vectors: Any = None, id_type: str = "int", shards: int = 1,
+                          replicas: int = 1) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
         vector_dtype: how vectors are kept on disk, "float32" or "float16".
@@ -188,6 +189,9 @@ class Database(abc.ABC):
         user sparse vector beside the dense one, for hybrid search.
         id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
         256 bytes, UUIDs included); every call then takes and returns that type.
+        shards / replicas: split the points by id into this many shards, each
+        kept by this many replicas; only a cluster (`vecstore.cluster`, or a
+        server started with `vecstore serve --ray`) takes more than 1.
         """
 
     @abc.abstractmethod

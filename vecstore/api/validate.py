@@ -13,6 +13,7 @@ from ..config import MAX_OVERSAMPLING, CollectionConfig, IVFConfig
 from ..errors import (
     DimensionMismatchError,
     EmptyBatchError,
+    InvalidConfigError,
     InvalidIdError,
     InvalidPayloadError,
     InvalidQueryError,
@@ -398,3 +399,16 @@ def check_cursor(after: Any) -> int | None:
     if isinstance(after, bool) or not isinstance(after, (int, np.integer)) or not 0 <= after < 2**63:
         raise InvalidQueryError(f"after must be None or a point id (integer in [0, 2**63 - 1]), got {after!r}")
     return int(after)
+
+
+#: shards of one collection at most (a cluster's virtual shards: cluster/routing.py), and replicas of each
+MAX_SHARDS = 256
+MAX_REPLICAS = 16
+
+
+def check_layout(shards: Any, replicas: Any) -> tuple[int, int]:
+    """create_collection's shards and replicas: integers, 1 keeps a collection whole."""
+    for what, value, top in (("shards", shards, MAX_SHARDS), ("replicas", replicas, MAX_REPLICAS)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= top:
+            raise InvalidConfigError(f"{what} must be an integer in [1, {top}], got {value!r}")
+    return int(shards), int(replicas)

@@ -8,12 +8,14 @@ import threading
 from typing import Any
 
 from ..api import interface
+from ..api import validate as V
 from ..config import CollectionConfig, check_name
 from ..errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     CorruptDatabaseError,
     InvalidArgumentError,
+    InvalidConfigError,
     VecstoreError,
 )
 from .collection import Collection, sub_db_name, sub_dbs
@@ -156,6 +158,8 @@ class Database(interface.Database):
         vectors_in_ram: bool = False,
         sparse_vectors: Any = None,
         id_type: str = "int",
+        shards: int = 1,
+        replicas: int = 1,
     ) -> Collection:
         """Create a collection. quantization: a kind name ("none", "binary",
         "sparse") or a config object such as `BinaryQuantization(oversampling=8)`.
@@ -166,7 +170,12 @@ class Database(interface.Database):
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
         user sparse vector beside the dense one, for hybrid search.
         id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
-        256 bytes, UUIDs included); every call then takes and returns that type."""
+        256 bytes, UUIDs included); every call then takes and returns that type.
+        shards / replicas: 1 (an embedded database keeps each collection whole)."""
+        if V.check_layout(shards, replicas) != (1, 1):
+            raise InvalidConfigError(
+                f"shards={shards}, replicas={replicas}: an embedded database keeps each collection whole (1 and 1); "
+                "sharded collections need a cluster: vecstore.cluster(...) or `vecstore serve --ray ADDRESS`")
         config = CollectionConfig(
             name=name, dim=dim, metric=metric, quantization=quantization, vector_dtype=vector_dtype, ivf=ivf,
             vectors_in_ram=vectors_in_ram, sparse_vectors=sparse_vectors, id_type=id_type,

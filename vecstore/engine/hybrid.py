@@ -29,7 +29,7 @@ from native.sparse import overlap_topk
 
 from ..api import validate as V
 from ..api.filters import All, compile_filter
-from ..api.fusion import check_fusion, fuse
+from ..api.fusion import FUSION_DEPTH, check_fusion, fuse
 from ..api.sparse_rows import SparseRows
 from ..api.sparse_vectors import check_sparse_query
 from ..errors import InternalError, InvalidQueryError
@@ -43,10 +43,7 @@ if TYPE_CHECKING:
     from .storage import Storage
 
 SUB_DB = "sparse_vectors"
-#: hits fetched from each list before fusing: max(k, FUSION_DEPTH). Deep
-#: enough that a hit ranked well by one list and moderately by the other
-#: still meets itself in both; the dense side reranks this many exactly.
-FUSION_DEPTH = 50
+__all__ = ["FUSION_DEPTH", "SUB_DB", "SparseVectorIndex", "search", "sparse_search"]
 
 
 @dataclass

@@ -227,6 +227,8 @@ class Client(_ClientCore, interface.Database):
         vectors_in_ram: bool = False,
         sparse_vectors: Any = None,
         id_type: str = "int",
+        shards: int = 1,
+        replicas: int = 1,
         timeout: float | None = None,
     ) -> "RemoteCollection":
         """Create a collection. quantization: a kind name ("none", "binary",
@@ -238,11 +240,14 @@ class Client(_ClientCore, interface.Database):
         sparse_vectors: True (or a SparseVectorsConfig / dict) to give points a
         user sparse vector beside the dense one, for hybrid search.
         id_type: "int" (non-negative int64 ids) or "str" (UTF-8 ids of 1 to
-        256 bytes, UUIDs included); every call then takes and returns that type."""
+        256 bytes, UUIDs included); every call then takes and returns that type.
+        shards / replicas: split the collection (servers started with
+        `vecstore serve --ray` only; others accept 1)."""
+        shards, replicas = V.check_layout(shards, replicas)
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
                                   sparse_vectors=sparse_vectors, id_type=id_type)
-        request = pb.CreateCollectionRequest(config=C.config_to_proto(config))
+        request = pb.CreateCollectionRequest(config=C.config_to_proto(config), shards=shards, replicas=replicas)
         response = yield _Call("collections", "CreateCollection", request, timeout)
         return self._collection(response.collection)
 
@@ -730,6 +735,7 @@ def _concat_results(parts: list[SearchResult]) -> SearchResult:
         scores=np.vstack([p.scores for p in parts]),
         payloads=None if first.payloads is None else [row for p in parts for row in p.payloads],
         vectors=None if first.vectors is None else np.concatenate([p.vectors for p in parts]),
+        partial=any(p.partial for p in parts),
     )
 
 

@@ -571,7 +571,7 @@ def scroll_page_from_proto(msg: pb.ScrollResponse, dim: int, with_vectors: bool,
 def search_result_to_proto(result: SearchResult) -> pb.SearchResponse:
     """Padding (id -1, score NaN) stays off the wire: each query sends its real
     hits, with their payloads and vectors when the result has them."""
-    msg = pb.SearchResponse()
+    msg = pb.SearchResponse(partial=result.partial)
     valid = _valid(result.ids)
     counts = valid.sum(axis=1)
     # whole-array tolist() is much cheaper than per-row conversions (hot path)
@@ -627,4 +627,4 @@ def search_result_from_proto(msg: pb.SearchResponse, k: int, dim: int = 0, with_
             if rows.shape != (n, dim):
                 raise InternalError(f"server sent {n} ids and vectors of shape {rows.shape} for query {i}")
             vectors[i, :n] = rows
-    return SearchResult(ids=ids, scores=scores, payloads=payloads, vectors=vectors)
+    return SearchResult(ids=ids, scores=scores, payloads=payloads, vectors=vectors, partial=msg.partial)

@@ -13,7 +13,11 @@ scrapes. Each server has its own registry, so several servers in one process
     vecstore_collection_ram_bytes{collection, part}       part="codes": codes plus the
                                                           slot -> id map; part="payload_indexes"
     vecstore_collection_disk_bytes{collection}            LMDB pages the collection uses
-    vecstore_lmdb_file_bytes                              size of data.mdb on disk
+    vecstore_lmdb_file_bytes                              size of data.mdb on disk (not on a cluster router)
+    vecstore_shard_replica_points{collection, shard, replica}        a cluster collection's
+                                                          replicas (serve --ray): points in each
+    vecstore_shard_replica_state{collection, shard, replica, state}  1 for its state (serving,
+                                                          catching-up, restarting, quarantined)
     process_*                                             resident memory, CPU, open files
 
 `method` is "Service/Method" (e.g. "Points/Search"), `code` the gRPC status name.
@@ -27,7 +31,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..engine import Database
+from ..api.interface import Database
 from ..engine.oplog import logged_by_caller
 from ..errors import UnavailableError, VecstoreError
 
@@ -76,6 +80,11 @@ class DatabaseCollector(Collector):
         )
         disk = GaugeMetricFamily("vecstore_collection_disk_bytes", "LMDB pages used by the collection, in bytes",
                                  labels=["collection"])
+        replica_points = GaugeMetricFamily("vecstore_shard_replica_points", "Points in each shard replica",
+                                           labels=["collection", "shard", "replica"])
+        replica_state = GaugeMetricFamily("vecstore_shard_replica_state",
+                                          "1 for the state each shard replica is in",
+                                          labels=["collection", "shard", "replica", "state"])
         infos = []
         with logged_by_caller():  # a scrape is not a request: no engine log lines
             try:
@@ -94,9 +103,17 @@ class DatabaseCollector(Collector):
             ram.add_metric([info.name, "codes"], info.ram_bytes - index_bytes)
             ram.add_metric([info.name, "payload_indexes"], index_bytes)
             disk.add_metric([info.name], info.disk_bytes)
-        yield from (collections, points, ram, disk)
+            for rep in info.extra.get("shard_replicas", ()):  # cluster collections only
+                where = [info.name, str(rep["shard"]), str(rep["replica"])]
+                replica_state.add_metric([*where, rep["state"]], 1)
+                if rep.get("count") is not None:
+                    replica_points.add_metric(where, rep["count"])
+        yield from (collections, points, ram, disk, replica_points, replica_state)
+        file_bytes = getattr(self._db, "file_bytes", None)  # a cluster router has no data file of its own
+        if file_bytes is None:
+            return
         try:
-            size = self._db.file_bytes()
+            size = file_bytes()
         except OSError:
             return
         yield GaugeMetricFamily("vecstore_lmdb_file_bytes", "Size of the LMDB data file on disk", value=size)

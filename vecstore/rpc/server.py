@@ -1,4 +1,7 @@
-"""The gRPC daemon: vecstore.v1 services over one embedded Database.
+"""The gRPC daemon: vecstore.v1 services over one embedded Database, or
+over a cluster of them (`serve --ray`: a vecstore.cluster ClusterDatabase).
+The servicers use only the Database/Collection interface (api/interface.py)
+and each collection's `cid`, so either serves unchanged.
 
 The servicers only convert (vecstore.rpc.convert) and call the engine; the
 engine validates, locks and opens its own LMDB transaction per call, so
@@ -30,7 +33,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from ..engine import Collection, Database
+from ..api.interface import Collection, Database
 from ..engine import open as open_db
 from ..config import check_name
 from ..errors import (
@@ -144,7 +147,9 @@ class _Base:
 class CollectionsService(_Base, pb_grpc.CollectionsServicer):
     @_rpc
     def CreateCollection(self, request, context):
-        col = self._db.create_collection(**C.config_from_proto(request.config))
+        layout = {"shards": request.shards if request.HasField("shards") else 1,
+                  "replicas": request.replicas if request.HasField("replicas") else 1}
+        col = self._db.create_collection(**C.config_from_proto(request.config), **layout)
         return pb.CreateCollectionResponse(collection=C.description_to_proto(col.config, col.cid))
 
     @_rpc
@@ -550,17 +555,30 @@ def serve(
     snapshot_dir: str | None = None,
     max_search_queries: int = V.MAX_QUERIES,
     max_search_results: int = V.MAX_RESULTS,
+    ray_address: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code: 0, or 1
-    when calls were still running at the end of shutdown (`RpcServer.stop`)."""
+    when calls were still running at the end of shutdown (`RpcServer.stop`).
+
+    ray_address: serve a ClusterDatabase (vecstore.cluster) on that Ray
+    cluster ("local": a private one) with data_dir as the router's
+    directory, instead of the embedded database in data_dir."""
     from ..warmup import warm_up
 
     api_keys, read_only_api_keys = list(api_keys), list(read_only_api_keys)
     stop = threading.Event()
+    if ray_address is not None:
+        from .. import cluster
+
+        # before our signal handlers: Ray's start installs handlers of its own
+        db_context: Any = cluster.connect(ray_address, data_dir)
+        warm = False  # the kernels run in the shard actors, not here
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with open_db(data_dir, sync=sync) as db:
+        if ray_address is None:
+            db_context = open_db(data_dir, sync=sync)
+        with db_context as db:
             server = RpcServer(db, host=host, port=port, api_keys=api_keys, read_only_api_keys=read_only_api_keys,
                                tls=tls, max_message_bytes=max_message_bytes, workers=workers,
                                metrics_port=metrics_port, metrics_host=metrics_host,
@@ -568,7 +586,8 @@ def serve(
                                max_search_results=max_search_results).start()
             scheme = "TLS" if server.tls else "plaintext"
             auth = "API keys required" if api_keys or read_only_api_keys else "no API key"
-            print(f"vecstore: listening on {server.address} ({scheme}, {auth}), data dir {data_dir}", file=out, flush=True)
+            where = f"data dir {data_dir}" if ray_address is None else f"Ray cluster {ray_address}, router dir {data_dir}"
+            print(f"vecstore: listening on {server.address} ({scheme}, {auth}), {where}", file=out, flush=True)
             if server.metrics_url:
                 print(f"vecstore: Prometheus metrics at {server.metrics_url}", file=out, flush=True)
             if warm and not stop.is_set():

@@ -370,10 +370,14 @@ class CreateSnapshotResponse(_message.Message):
     def __init__(self, path: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("config",)
+    __slots__ = ("config", "shards", "replicas")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     config: CollectionConfig
-    def __init__(self, config: _Optional[_Union[CollectionConfig, _Mapping]] = ...) -> None: ...
+    shards: int
+    replicas: int
+    def __init__(self, config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., shards: _Optional[int] = ..., replicas: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionResponse(_message.Message):
     __slots__ = ("collection",)
@@ -634,10 +638,12 @@ class QueryHits(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[int]] = ..., scores: _Optional[_Iterable[float]] = ..., payloads: _Optional[_Iterable[bytes]] = ..., vectors: _Optional[_Union[Vectors, _Mapping]] = ..., point_ids: _Optional[_Union[Ids, _Mapping]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "partial")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[QueryHits]
-    def __init__(self, results: _Optional[_Iterable[_Union[QueryHits, _Mapping]]] = ...) -> None: ...
+    partial: bool
+    def __init__(self, results: _Optional[_Iterable[_Union[QueryHits, _Mapping]]] = ..., partial: _Optional[bool] = ...) -> None: ...
 
 class ScrollRequest(_message.Message):
     __slots__ = ("collection", "limit", "after", "filter", "with_vectors", "with_payloads", "after_id")
