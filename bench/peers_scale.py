@@ -7,8 +7,8 @@ RAM per vector, per peer (each also logs the RSS delta it can see, as a check):
   plus its node cache (0 nodes by default: the same RAM budget as vecstore).
   The graph and full vectors stay in `ann_disk.index`, read with O_DIRECT.
 - SVS Vamana: the size of its saved graph and data (what it holds in memory).
-- milvus-lite: RSS delta of `load_collection` after a release (its segments
-  keep the float32 vectors and the index in the Python process).
+- milvus-lite: what its loaded segments hold, read from its in-process
+  engine: float32 vectors, their Arrow table and the faiss index.
 """
 from __future__ import annotations
 
@@ -271,6 +271,16 @@ def milvus_index_missing(index_type: str) -> str | None:
     return _milvus_verdict[index_type]
 
 
+def _faiss_bytes(index) -> int:
+    """Serialized size of the faiss index inside a milvus-lite segment index."""
+    inner = getattr(index, "_index", None)
+    if inner is None:
+        return 0
+    import faiss
+
+    return int(faiss.serialize_index(inner).nbytes)
+
+
 class MilvusLite(System):
     """milvus-lite through pymilvus's MilvusClient on a local file: in this
     version a pure-Python engine serving gRPC on a loopback port in a
@@ -284,10 +294,12 @@ class MilvusLite(System):
     def __init__(self, index_type: str = "IVF_FLAT", nlist: int | None = None, grid: list[Params] | None = None) -> None:
         self.index_type, self.nlist, self.grid = index_type, nlist, grid or [{}]
         self.name = f"milvus-lite {index_type}"
-        self.ram_note = ("RSS delta of load_collection after release_collection (its segments hold the float32 "
-                         "vectors, their Arrow tables and the faiss index in this process)")
+        self.ram_note = ("what its loaded segments hold in this process, read from its engine: the float32 "
+                         "vectors (numpy), their Arrow table (vectors again + ids) and the serialized faiss "
+                         "index; the RSS delta of a reload undercounts (a release frees only the index)")
         self.client = None
         self.path = None
+        self.engine = None
 
     def missing(self):
         return super().missing() or milvus_index_missing(self.index_type)
@@ -341,8 +353,10 @@ class MilvusLite(System):
             col = db._collections[("default", "vectors")]
             segs = [seg for seg in col._segment_cache.values() if seg.num_rows]
             kinds = sorted({type(seg.indexes["v"]).__name__ for seg in segs if "v" in seg.indexes})
+            held = sum(int(getattr(seg.vectors, "nbytes", 0)) + int(getattr(seg.table, "nbytes", 0))
+                       + _faiss_bytes(seg.indexes.get("v")) for seg in segs)
             return {"segments": len(segs), "index_classes": kinds, "memtable_rows": int(col._memtable.size()),
-                    "unindexed_segments": sum("v" not in seg.indexes for seg in segs)}
+                    "unindexed_segments": sum("v" not in seg.indexes for seg in segs), "held_bytes": held}
         except Exception:
             return None
 
@@ -356,7 +370,9 @@ class MilvusLite(System):
         return out
 
     def ram_bytes(self):
-        return max(0, self.rss_delta)
+        if self.engine:
+            return self.engine["held_bytes"]
+        return max(0, self.rss_delta)  # undercounts: a release frees the index, not the segments' vectors
 
     def ram_rss_delta(self):
         return self.rss_delta

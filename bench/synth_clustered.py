@@ -35,7 +35,7 @@ from .datasets import BASE, GT, GT_DEPTH, QUERIES, sentence_like
 PYPI_MINILM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared",
                            "datasets", "pypi-minilm")
 CHUNK = 65_536  # rows per generator chunk: a few 10s of MB of temporaries
-GT_CHUNK = 1 << 20  # base rows per ground-truth step (1.5 GB of float32 at 384-d)
+GT_CHUNK = 1 << 18  # base rows per ground-truth step (384 MB of float32 at 384-d, twice: faiss copies it)
 MODEL, PROGRESS, GT_PARTIAL, FBIN = "model.npz", "progress.json", "gt_partial.npz", "base.fbin"
 
 

@@ -53,6 +53,7 @@ def test_peer_runs_end_to_end(name, tiny, tmp_path):
         if engine is not None:
             assert engine["segments"] >= 1 and engine["unindexed_segments"] == 0 and engine["memtable_rows"] == 0
             assert len(engine["index_classes"]) == 1 and "BruteForce" not in engine["index_classes"][0]
+            assert system.ram_bytes() > x.nbytes  # its segments keep the float32 vectors, and more
     finally:
         system.close()
     assert list(tmp_path.iterdir()) == []  # its files are removed
