@@ -80,8 +80,17 @@ class Sharded:
         return getattr(self._db, name)
 
 
-def actor_pid(col, shard, replica=0):
-    return ray.get(col._actors[shard][replica].status.remote())["pid"]
+def actor_pid(col, shard, replica=0, wait=60.0):
+    """The replica's process id, once it answers: a just-killed actor is
+    unavailable until Ray has restarted it."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ray.get(col._actors[shard][replica].status.remote())["pid"]
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 # -- pure routing ---------------------------------------------------------------------------

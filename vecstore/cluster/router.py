@@ -95,18 +95,6 @@ class ClusterCollection(interface.Collection):
         self._turn = itertools.count()  # which replica a read starts with
         self._dropped = False
 
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    @property
-    def dim(self) -> int:
-        return self.config.dim
-
-    @property
-    def metric(self) -> str:
-        return self.config.metric
-
     def __repr__(self) -> str:
         return f"ClusterCollection({self.name!r}, dim={self.dim}, shards={self._shards}, replicas={self._replicas})"
 
