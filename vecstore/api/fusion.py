@@ -24,6 +24,8 @@ import numpy as np
 
 from ..errors import InvalidQueryError
 from ..types import SearchResult
+from . import validate as V
+from .sparse_vectors import check_sparse_query
 
 FUSIONS = ("rrf", "weighted")
 DEFAULT_RRF_K = 60.0
@@ -97,3 +99,33 @@ def _min_max(scores: list[float]) -> list[float]:
     if hi == lo:
         return [1.0] * len(scores)
     return [(s - lo) / (hi - lo) for s in scores]
+
+
+def check_hybrid_args(config: Any, queries: Any, k: Any, sparse_query: Any, fusion: Any, rrf_k: Any,
+                      dense_weight: Any, dense: dict[str, Any]) -> tuple:
+    """Every argument of a hybrid search (or of sparse retrieval alone) checked,
+    in one order wherever it runs (the engine, a cluster's router), so both
+    refuse the same input with the same error. `dense`: the dense search's other
+    arguments, checked too so that sparse retrieval alone refuses the same.
+
+    Returns (q, q_rows, k, depth, fusion, rrf_k, dense_weight): q the checked
+    dense queries (None for sparse alone), q_rows the sparse queries, depth
+    how many hits each side is asked for."""
+    fusion, rrf_k, dense_weight = check_fusion(fusion, rrf_k, dense_weight)
+    k = V.check_k(k)
+    q = None
+    if queries is not None:
+        q = V.check_vectors(queries, config.dim, what="query", collection=config.name)
+        V.check_norms(q, config.metric, what="query")
+    if sparse_query is None:
+        raise InvalidQueryError("search needs queries, a sparse_query, or both")
+    q_rows = check_sparse_query(sparse_query, None if q is None else len(q), config)
+    V.check_oversampling_arg(dense["oversampling"])
+    V.check_rescore_arg(dense["rescore"])
+    V.check_nprobe_arg(dense["nprobe"], config.ivf, config.name)
+    V.check_margin_arg(dense["margin"], config)
+    if q is None and dense["sparse_queries"] is not None:
+        raise InvalidQueryError("sparse_queries go with dense queries: sparse retrieval alone takes only sparse_query")
+    depth = k if q is None else max(k, FUSION_DEPTH)
+    V.check_search_size(len(q_rows), depth, depth)
+    return q, q_rows, k, depth, fusion, rrf_k, dense_weight

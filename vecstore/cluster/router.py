@@ -25,8 +25,8 @@ import ray
 from ..api import interface
 from ..api import validate as V
 from ..api.filters import compile_filter
-from ..api.fusion import FUSION_DEPTH, check_fusion, fuse
-from ..api.sparse_vectors import check_sparse_query, check_sparse_vectors
+from ..api.fusion import check_fusion, check_hybrid_args, fuse
+from ..api.sparse_vectors import check_sparse_vectors
 from ..config import CollectionConfig, check_name
 from ..errors import (
     CollectionExistsError,
@@ -34,7 +34,6 @@ from ..errors import (
     DatabaseClosedError,
     InternalError,
     InvalidConfigError,
-    InvalidQueryError,
     InvalidVectorError,
     PointNotFoundError,
     UnavailableError,
@@ -424,23 +423,8 @@ class ClusterCollection(interface.Collection):
     def _hybrid(self, queries: Any, k: int, filter: dict | None, sparse_query: Any, fusion: str, rrf_k: float,
                 dense_weight: float, dense: dict, hit_data: dict) -> SearchResult:
         """Hybrid search, or sparse retrieval alone; checks in the engine's order (hybrid.search)."""
-        fusion, rrf_k, dense_weight = check_fusion(fusion, rrf_k, dense_weight)
-        k = V.check_k(k)
-        q = None
-        if queries is not None:
-            q = V.check_vectors(queries, self.dim, what="query", collection=self.name)
-            V.check_norms(q, self.metric, what="query")
-        if sparse_query is None:
-            raise InvalidQueryError("search needs queries, a sparse_query, or both")
-        q_rows = check_sparse_query(sparse_query, None if q is None else len(q), self.config)
-        V.check_oversampling_arg(dense["oversampling"])
-        V.check_rescore_arg(dense["rescore"])
-        V.check_nprobe_arg(dense["nprobe"], self.config.ivf, self.name)
-        V.check_margin_arg(dense["margin"], self.config)
-        if q is None and dense["sparse_queries"] is not None:
-            raise InvalidQueryError("sparse_queries go with dense queries: sparse retrieval alone takes only sparse_query")
-        depth = k if q is None else max(k, FUSION_DEPTH)
-        V.check_search_size(len(q_rows), depth, depth)
+        q, q_rows, k, depth, fusion, rrf_k, dense_weight = check_hybrid_args(
+            self.config, queries, k, sparse_query, fusion, rrf_k, dense_weight, dense)
         compile_filter(filter)
         sq = routing.sparse_entries(q_rows, empty_as_none=False)
         kw = {"filter": filter, "dense": dense, **hit_data}

@@ -27,12 +27,10 @@ import numpy as np
 
 from native.sparse import overlap_topk
 
-from ..api import validate as V
 from ..api.filters import All, compile_filter
-from ..api.fusion import FUSION_DEPTH, check_fusion, fuse
+from ..api.fusion import FUSION_DEPTH, check_hybrid_args, fuse
 from ..api.sparse_rows import SparseRows
-from ..api.sparse_vectors import check_sparse_query
-from ..errors import InternalError, InvalidQueryError
+from ..errors import InternalError
 from ..types import SearchResult
 from .keys import keys_to_ids
 from .postings import Postings
@@ -158,25 +156,8 @@ def search(col: "Collection", queries: Any, k: int, *, filter: dict | None, spar
     """Collection.search with a sparse_query (or without dense queries): sparse
     retrieval alone, or fused with the dense search (`dense`: its other arguments)."""
     col._check_usable()
-    fusion, rrf_k, dense_weight = check_fusion(fusion, rrf_k, dense_weight)
-    k = V.check_k(k)
-    nq = None
-    if queries is not None:
-        q = V.check_vectors(queries, col.dim, what="query", collection=col.name)
-        V.check_norms(q, col.metric, what="query")
-        nq = len(q)
-    if sparse_query is None:
-        raise InvalidQueryError("search needs queries, a sparse_query, or both")
-    q_rows = check_sparse_query(sparse_query, nq, col.config)
-    # the dense search's own arguments, checked here too so that sparse retrieval alone refuses the same
-    V.check_oversampling_arg(dense["oversampling"])
-    V.check_rescore_arg(dense["rescore"])
-    V.check_nprobe_arg(dense["nprobe"], col.config.ivf, col.name)
-    V.check_margin_arg(dense["margin"], col.config)
-    if queries is None and dense["sparse_queries"] is not None:
-        raise InvalidQueryError("sparse_queries go with dense queries: sparse retrieval alone takes only sparse_query")
-    depth = k if queries is None else max(k, FUSION_DEPTH)
-    V.check_search_size(len(q_rows), depth, depth)
+    _, q_rows, k, depth, fusion, rrf_k, dense_weight = check_hybrid_args(
+        col.config, queries, k, sparse_query, fusion, rrf_k, dense_weight, dense)
     sparse_hits = sparse_search(col, q_rows, depth, filter)
     if queries is None:
         return sparse_hits
