@@ -7,6 +7,7 @@ import native
 import vecstore
 from vecstore import BinaryQuantization, CollectionConfig, IVFConfig, SparseQuantization
 from vecstore.engine.codecs.binary import BinaryCodec
+from vecstore.engine.persist import decode_chunks
 from vecstore.engine.postings import Postings
 
 from synthetic import clustered, recall_at_k
@@ -18,17 +19,24 @@ def data():
 
 
 def check_lists(col):
-    """Every live slot is in exactly the list list_of names; nothing else is listed."""
+    """Every live slot is in exactly one list, the one its stored chunk in LMDB
+    names (writes read old lists from there); nothing else is listed."""
     if not isinstance(col, vecstore.Collection):
         return  # gRPC mode: the server's engine internals are out of the client's sight
     seg = col._seg
     live = np.flatnonzero(seg.alive[: seg.n])
-    assert (seg.list_of[live] >= 0).all()
-    assert (seg.list_of[: seg.n][seg.alive[: seg.n] == 0] == -1).all()
+    list_of = seg.lists_by_slot()
+    assert (list_of[live] >= 0).all()
+    assert (list_of[seg.alive[: seg.n] == 0] == -1).all()
     listed = np.concatenate([seg.lists.region(l) for l in range(seg.ivf.nlist)])
     assert sorted(listed.tolist()) == live.tolist()
-    for l in range(seg.ivf.nlist):
-        assert (seg.list_of[seg.lists.region(l)] == l).all()
+    with col._storage.read() as txn:
+        chunks = list(txn.cursor(db=col._dbs["chunks"]))
+    persisted = seg.code_bytes if seg.codec.persist_codes else 0
+    stored_ids, stored_codes, stored_lists = decode_chunks(chunks, persisted, True)
+    np.testing.assert_array_equal(stored_ids, seg.ids[: len(stored_ids)])
+    np.testing.assert_array_equal(stored_lists[live], list_of[live])
+    assert (stored_lists[stored_ids < 0] == -1).all()
     # each listed entry carries its point's code: the encoding of its stored vector
     if not seg.code_bytes:
         return  # sparse codes live in their own postings
@@ -36,7 +44,9 @@ def check_lists(col):
     vectors = col.get(seg.ids[slots], with_payloads=False).vectors
     want = seg.codec.encode(col._prepare(vectors, "vector"))
     np.testing.assert_array_equal(seg.take_codes(slots), want)
-    got = seg.lists.rows_of(seg.list_of[slots], slots)
+    if persisted:
+        np.testing.assert_array_equal(stored_codes[slots], want)
+    got = seg.lists.rows_of(list_of[slots], slots)
     assert not got[:, seg.code_bytes :].any()  # the padding to whole words stays zero
 
 
@@ -176,7 +186,8 @@ def test_ivf_over_sparse_codes(engine_db, data):
     res = col.search(data.xq[:5], k=10, nprobe=1, rescore=False)
     slots = {int(i): s for s, i in enumerate(col._seg.ids[: col._seg.n]) if i >= 0}
     for row, p in zip(res.ids, probes):
-        assert all(col._seg.list_of[slots[int(i)]] == p[0] for i in row if i >= 0)
+        list_of = col._seg.lists_by_slot()
+        assert all(list_of[slots[int(i)]] == p[0] for i in row if i >= 0)
 
 
 def test_optimize_with_fewer_points_than_lists(db, rng):

@@ -322,6 +322,7 @@ def _compare_codes(col, report: CheckReport) -> None:
         report.notes.append(f"{where}: no persisted codes to compare ({len(live)} points)")
         return
     wrong_codes, wrong_lists = [], []
+    list_of = seg.lists_by_slot() if seg.ivf is not None else None
     for lo in range(0, len(live), _BLOCK):
         slots = live[lo : lo + _BLOCK]
         vectors, found = col._read_vectors(seg.ids[slots], tolerant=True)
@@ -334,7 +335,7 @@ def _compare_codes(col, report: CheckReport) -> None:
             bad = np.flatnonzero((seg.codec.encode(xp) != seg.take_codes(slots)).any(axis=1))
             wrong_codes += seg.ids[slots[bad]].tolist()
         if seg.ivf is not None:
-            bad = np.flatnonzero(seg.ivf.assign(xp) != seg.list_of[slots])
+            bad = np.flatnonzero(seg.ivf.assign(xp) != list_of[slots])
             wrong_lists += seg.ids[slots[bad]].tolist()
     if wrong_codes:
         report.problems.append(f"{where}: persisted codes of ids {_listed(wrong_codes)} differ from their vectors' codes")

@@ -48,7 +48,7 @@ from .fetch import ValueReader
 from .keys import id_keys, keys_to_ids
 from .oplog import logged_methods
 from .payload_store import PayloadStore
-from .persist import CHUNK, chunk_value, get_sparse
+from .persist import CHUNK, chunk_value, decode_chunk, get_sparse
 from .segment import Segment, SparseChange
 from .selection import FilterPlan, matching_ids, prefer_exact
 from .storage import Storage
@@ -188,16 +188,16 @@ class Collection(interface.Collection):
                 old = None
                 if new_rows is not None:
                     old = self._swap_sparse(txn, keys, slots, np.flatnonzero(~is_new), new_rows, order)
-                self._write_chunks(txn, seg, slots, ids, codes, lists)
+                old_lists = self._write_chunks(txn, seg, slots, ids, codes, lists)
                 sv = self._sparse_vectors
                 sv_change = sv.stage_upsert(txn, keys, slots, np.flatnonzero(~is_new), hybrid_rows) if sv else None
-                return ids, plan, slots, old, sv_change
+                return ids, plan, slots, old, sv_change, old_lists
 
-            ids, plan, slots, old, sv_change = self._storage.write(write)
+            ids, plan, slots, old, sv_change, old_lists = self._storage.write(write)
             self._note_changed(slots)
             self._index_payloads(slots, encoded_payloads or [None] * len(ids))
             seg.apply_upsert(
-                plan, slots, ids, codes, lists=lists, sparse_old=old,
+                plan, slots, ids, codes, lists=lists, old_lists=old_lists, sparse_old=old,
                 sparse_new=None if new_rows is None else SparseChange(slots, new_rows),
                 vectors=np.frombuffer(raw, self._row_bits).reshape(len(ids), self.dim) if seg.vectors is not None else None,
             )
@@ -237,21 +237,40 @@ class Collection(interface.Collection):
     def _write_chunks(
         self, txn: lmdb.Transaction, seg: Segment, slots: np.ndarray, ids: np.ndarray,
         codes: np.ndarray | None, lists: np.ndarray | None,
-    ) -> None:
-        """Rewrite every chunk the batch touches: committed rows plus the batch."""
+    ) -> np.ndarray | None:
+        """Rewrite every chunk the batch touches: committed rows plus the batch.
+
+        With IVF, RAM keeps neither codes nor lists by slot, so the committed
+        rows come from the stored chunks; returns the lists the batch's slots
+        were in until now (-1: none), None without IVF."""
         chunk_of = slots // CHUNK
         persist = seg.code_bytes > 0 and seg.codec.persist_codes
+        db = self._dbs["chunks"]
+        old_lists = np.full(len(slots), -1, np.int32) if seg.ivf is not None else None
         for chunk in np.unique(chunk_of):
-            chunk_ids, chunk_codes, chunk_lists = seg.chunk_rows(int(chunk))
+            key = int(chunk).to_bytes(8, "big")
             mine = chunk_of == chunk
             offsets = slots[mine] - chunk * CHUNK
+            if seg.ivf is None:
+                chunk_ids, chunk_codes = seg.chunk_rows(int(chunk))
+                chunk_lists = None
+            else:
+                try:
+                    chunk_ids, chunk_codes, chunk_lists = decode_chunk(
+                        txn.get(key, db=db), seg.code_bytes if persist else 0, True)
+                except ValueError as exc:
+                    raise InternalError(f"collection '{self.name}': stored chunk {chunk}: {exc}") from None
+                old_lists[mine] = chunk_lists[offsets]
+                if not persist:
+                    chunk_codes = np.zeros((CHUNK, seg.code_bytes), np.uint8)  # not written
             chunk_ids[offsets] = ids[mine]
             if codes is not None:
                 chunk_codes[offsets] = codes[mine]
             if seg.ivf is not None:
                 chunk_lists[offsets] = lists[mine]
-            value = chunk_value(chunk_ids, chunk_codes if persist else None, chunk_lists if seg.ivf is not None else None)
-            txn.put(int(chunk).to_bytes(8, "big"), value, db=self._dbs["chunks"])
+            value = chunk_value(chunk_ids, chunk_codes if persist else None, chunk_lists)
+            txn.put(key, value, db=db)
+        return old_lists
 
     def delete(self, ids: Any = None, *, filter: dict | None = None) -> int:
         """Delete points by id, or every point matching `filter`; ids that do
@@ -278,7 +297,7 @@ class Collection(interface.Collection):
                 found = [(i, txn.get(k, db=self._dbs["slots"])) for i, k in enumerate(keys)]
                 found = [(i, int.from_bytes(f, "little")) for i, f in found if f is not None]
                 if not found:
-                    return np.zeros(0, dtype=np.int64), None, None
+                    return np.zeros(0, dtype=np.int64), None, None, None
                 rows = np.array([i for i, _ in found], dtype=np.int64)
                 slots = np.array([s for _, s in found], dtype=np.int64)
                 old = None
@@ -292,14 +311,14 @@ class Collection(interface.Collection):
                 dead = np.full(len(slots), -1, dtype=np.int64)
                 zeros = np.zeros((len(slots), seg.code_bytes), dtype=np.uint8) if seg.code_bytes else None
                 no_list = np.full(len(slots), -1, dtype=np.int32)
-                self._write_chunks(txn, seg, slots, dead, zeros, no_list)
+                old_lists = self._write_chunks(txn, seg, slots, dead, zeros, no_list)
                 sv = self._sparse_vectors
-                return slots, old, sv.stage_delete(txn, [keys[i] for i in rows], slots) if sv else None
+                return slots, old, sv.stage_delete(txn, [keys[i] for i in rows], slots) if sv else None, old_lists
 
-            slots, old, sv_change = self._storage.write(write)
+            slots, old, sv_change, old_lists = self._storage.write(write)
             if len(slots):
                 self._note_changed(slots)
-                seg.apply_delete(slots, old)
+                seg.apply_delete(slots, old, old_lists)
                 if sv_change is not None:
                     self._sparse_vectors.publish(sv_change)
                 self._unindex_payloads(slots)

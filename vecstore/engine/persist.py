@@ -34,6 +34,24 @@ def chunk_value(ids: np.ndarray, codes: np.ndarray | None, lists: np.ndarray | N
     return value
 
 
+def decode_chunk(value: bytes | None, code_bytes: int, with_lists: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, codes, lists) of one stored chunk (copies), or of an empty one
+    when value is None; code_bytes is 0 when the codes are not persisted."""
+    ids = np.full(CHUNK, -1, dtype=np.int64)
+    codes = np.zeros((CHUNK, code_bytes), dtype=np.uint8)
+    lists = np.full(CHUNK if with_lists else 0, -1, dtype=np.int32)
+    if value is None:
+        return ids, codes, lists
+    if len(value) != CHUNK * (8 + code_bytes + (4 if with_lists else 0)):
+        raise ValueError(f"chunk of {len(value)} bytes does not hold {CHUNK} rows of {code_bytes}-byte codes")
+    ids[:] = np.frombuffer(value, dtype="<i8", count=CHUNK)
+    if code_bytes:
+        codes[:] = np.frombuffer(value, dtype=np.uint8, offset=CHUNK * 8, count=CHUNK * code_bytes).reshape(CHUNK, code_bytes)
+    if with_lists:
+        lists[:] = np.frombuffer(value, dtype="<i4", offset=CHUNK * (8 + code_bytes), count=CHUNK)
+    return ids, codes, lists
+
+
 def decode_chunks(
     chunks: list[tuple[bytes, bytes]], code_bytes: int, with_lists: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

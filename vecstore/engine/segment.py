@@ -7,10 +7,12 @@ Slots freed by deletes are reused. This is derived state: it mirrors the
 `chunks` sub-database of LMDB, where the same rows are stored in chunks of
 CHUNK slots, written in the same transaction as the vectors they encode.
 
-With a trained IVF, `list_of[slot]` is the point's list (-1 for a free slot)
-and `lists` holds the live slots of each list together with their codes, so a
-search reads only the lists it probes, each as one contiguous run; the
-slot-indexed `codes` table is then empty, not a second copy. With a sparse codec, `postings` holds the live slots of each
+With a trained IVF, `lists` holds the live slots of each list together with
+their codes, so a search reads only the lists it probes, each as one
+contiguous run; the slot-indexed `codes` table is then empty, not a second
+copy, and RAM keeps no slot -> list map either (4 B per point): a write
+learns the old list of a replaced or deleted point from its stored chunk in
+LMDB, which it rewrites anyway. With a sparse codec, `postings` holds the live slots of each
 sparse dimension (the codes themselves; `codes` rows are then empty).
 
 With `vectors_in_ram`, `vectors[slot]` is the point's vector as LMDB stores
@@ -33,6 +35,7 @@ from .persist import CHUNK
 from .postings import Postings
 from .rwlock import RWLock
 from ..api.sparse_rows import SparseRows
+from ..errors import InternalError
 
 __all__ = ["CHUNK", "Segment", "SlotPlan", "SparseChange", "list_row_bytes", "uses_postings"]
 
@@ -107,7 +110,6 @@ class Segment:
         self.codes = codes
         self.ids = np.full(capacity, -1, dtype=np.int64)
         self.alive = np.zeros(capacity, dtype=np.uint8)
-        self.list_of = np.full(capacity if self.ivf is not None else 0, -1, dtype=np.int32)
         if self._vector_rows is not None:
             dim, dtype = self._vector_rows
             self.vectors: np.ndarray | None = np.zeros((capacity, dim), dtype)
@@ -119,7 +121,7 @@ class Segment:
         return len(self.ids)
 
     def nbytes(self) -> int:
-        total = self.codes.nbytes + self.ids.nbytes + self.alive.nbytes + self.list_of.nbytes
+        total = self.codes.nbytes + self.ids.nbytes + self.alive.nbytes
         if self.vectors is not None:
             total += self.vectors.nbytes
         for index in (self.lists, self.postings):
@@ -138,29 +140,37 @@ class Segment:
         slots = np.concatenate([np.asarray(reused, dtype=np.int64), fresh])
         return SlotPlan(slots=slots, from_free=take, new_high=self.n + len(fresh))
 
-    def chunk_rows(self, chunk: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Copies of the committed ids, codes and lists of one chunk (padded past capacity)."""
+    def chunk_rows(self, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the committed ids and codes of one chunk (padded past
+        capacity). Not with IVF, whose codes are not kept by slot: its writes
+        read the stored chunk instead (persist.decode_chunk)."""
+        if self.ivf is not None:
+            raise InternalError("an IVF segment keeps no chunk rows by slot")
         lo, hi = chunk * CHUNK, (chunk + 1) * CHUNK
         ids = np.full(CHUNK, -1, dtype=np.int64)
         codes = np.zeros((CHUNK, self.code_bytes), dtype=np.uint8)
-        lists = np.full(CHUNK if self.ivf is not None else 0, -1, dtype=np.int32)
         top = min(hi, self.capacity)
         if top > lo:
             ids[: top - lo] = self.ids[lo:top]
-            if self.ivf is None:
-                codes[: top - lo] = self.codes.rows(lo, top)
-            else:
-                lists[: top - lo] = self.list_of[lo:top]
-                listed = np.flatnonzero(lists >= 0)
-                codes[listed] = self.take_codes(lo + listed)
-        return ids, codes, lists
+            codes[: top - lo] = self.codes.rows(lo, top)
+        return ids, codes
+
+    def lists_by_slot(self) -> np.ndarray:
+        """int32 (n,): every slot's IVF list, -1 for none. Built from the lists
+        in one pass over them (RAM keeps no such map): for checks, not searches."""
+        out = np.full(self.n, -1, np.int32)
+        if self.lists is not None:
+            for key in np.flatnonzero(self.lists.lengths):
+                out[self.lists.region(int(key))] = key
+        return out
 
     def take_codes(self, slots: np.ndarray) -> np.ndarray:
-        """Copies of the codes (len(slots), code_bytes) of live slots, wherever they are kept."""
+        """Copies of the codes (len(slots), code_bytes) of live slots, wherever
+        they are kept (with IVF, one pass over the lists first)."""
         slots = np.asarray(slots, np.int64)
         if self.lists is None:
             return self.codes.take(slots)
-        return self.lists.rows_of(self.list_of[slots], slots)[:, : self.code_bytes]
+        return self.lists.rows_of(self.lists_by_slot()[slots], slots)[:, : self.code_bytes]
 
     def _ensure_capacity(self, needed: int) -> None:
         if needed <= self.capacity:
@@ -170,12 +180,11 @@ class Segment:
         # Each growth copies the arrays once, ~10 ms per million slots.
         new_cap = max(needed, self.capacity + self.capacity // 32)
         new_cap = -(-new_cap // CHUNK) * CHUNK
-        old_codes, old_ids, old_alive, old_lists = self.codes, self.ids, self.alive, self.list_of
+        old_codes, old_ids, old_alive = self.codes, self.ids, self.alive
         old_vectors = self.vectors
         self._alloc(new_cap, codes=old_codes.grown(new_cap))
         self.ids[: len(old_ids)] = old_ids
         self.alive[: len(old_alive)] = old_alive
-        self.list_of[: len(old_lists)] = old_lists
         if old_vectors is not None:  # may be longer than the other arrays after replace_all
             keep = min(len(old_vectors), new_cap)
             self.vectors[:keep] = old_vectors[:keep]
@@ -188,13 +197,15 @@ class Segment:
         codes: np.ndarray | None,
         *,
         lists: np.ndarray | None = None,
+        old_lists: np.ndarray | None = None,
         sparse_old: SparseChange | None = None,
         sparse_new: SparseChange | None = None,
         vectors: np.ndarray | None = None,
     ) -> None:
         """Publish committed rows: `slots` covers new and replaced points alike.
 
-        lists: the IVF list of every row (with a trained IVF); sparse_old /
+        lists: the IVF list of every row (with a trained IVF), old_lists the
+        list each row was in before (-1: none; from the stored chunks); sparse_old /
         sparse_new: the replaced and the new sparse codes (with postings);
         vectors: the rows as stored (kept when the segment keeps vectors)."""
         with self.lock.exclusive():
@@ -211,9 +222,8 @@ class Segment:
             if self.vectors is not None:
                 self.vectors[slots] = vectors
             if self.lists is not None and lists is not None:
-                self._unlist(slots)
+                self._unlist(slots, old_lists)
                 self.lists.add(lists, slots, rows=None if codes is None else _padded(codes))
-                self.list_of[slots] = lists
             if self.postings is not None:
                 if sparse_old is not None:
                     keys, at, _ = sparse_old.rows.pairs(sparse_old.slots)
@@ -221,18 +231,19 @@ class Segment:
                 if sparse_new is not None:
                     self.postings.add(*sparse_new.rows.pairs(sparse_new.slots))
 
-    def _unlist(self, slots: np.ndarray) -> None:
-        old = self.list_of[slots]
-        listed = old >= 0
-        self.lists.remove(old[listed], slots[listed])
-        self.list_of[slots] = -1
+    def _unlist(self, slots: np.ndarray, old_lists: np.ndarray | None) -> None:
+        if old_lists is None:
+            raise InternalError("an IVF write must say which lists its rows were in")
+        listed = old_lists >= 0
+        self.lists.remove(old_lists[listed], slots[listed])
 
-    def apply_delete(self, slots: np.ndarray, sparse_old: SparseChange | None = None) -> None:
+    def apply_delete(self, slots: np.ndarray, sparse_old: SparseChange | None = None,
+                     old_lists: np.ndarray | None = None) -> None:
         with self.lock.exclusive():
             self.alive[slots] = 0
             self.ids[slots] = -1
             if self.lists is not None:
-                self._unlist(slots)
+                self._unlist(slots, old_lists)
             else:
                 self.codes.zero(slots)
             if self.postings is not None and sparse_old is not None:
@@ -253,7 +264,8 @@ class Segment:
     ) -> None:
         """Swap in a whole new state (after training, re-encoding or loading).
 
-        With an ivf, list_of gives every slot's list; with a postings codec,
+        With an ivf, list_of gives every slot's list (used to build the lists,
+        not kept); with a postings codec,
         postings is its complete index over these slots."""
         n = len(ids)
         code_bytes = codes.shape[1]
@@ -265,7 +277,7 @@ class Segment:
             lists = Postings.build(ivf.nlist, list_of[live], live, rows=_padded(codes[live]))
             codes = codes[:, :0]  # the lists hold them
         else:
-            list_of, lists = np.zeros(0, np.int32), None
+            lists = None
         if uses_postings(codec) and postings is None:
             postings = codec.new_postings()
         # copied outside the lock: callers hold the write lock (training's install,
@@ -280,7 +292,7 @@ class Segment:
             self.code_bytes = code_bytes
             self.codes = CodeTable.from_rows(codes, block_words(codec, ivf))
             self.ids, self.alive = ids, alive
-            self.list_of, self.lists = list_of, lists
+            self.lists = lists
             self.postings = postings if uses_postings(codec) else None
             self.n = n
             self.count = int(alive.sum())
