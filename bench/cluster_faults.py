@@ -74,7 +74,8 @@ def shard_kill(db, col, probe: np.ndarray, k: int, search_kw: dict, *, shard: in
             "searches": len(lat), "partial_searches": partial, "wrong_searches": wrong,
             "max_search_ms": float(max(lat) * 1e3) if lat else None,
             "p50_search_ms": float(np.median(lat) * 1e3) if lat else None,
-            "old_pid": old_pid, "new_pid": back["pid"], "state_after": back["state"]}
+            "old_pid": old_pid, "new_pid": back["pid"], "state_after": back["state"],
+            "read_timeout_s": probe_timeout}
 
 
 def _answers(actor) -> bool:

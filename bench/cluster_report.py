@@ -103,12 +103,15 @@ def _faults(f: dict) -> list[str]:
                       ("kill_replicas_2", "SIGKILL of shard 0 replica 0's process, replicas=2")):
         r = f.get(key)
         if r:
-            rows.append([what, r["seconds_to_full_results"], r["seconds_to_replica_serving"], r["searches"],
+            rows.append([what, r["read_timeout_s"], r["seconds_to_full_results"], r["seconds_to_replica_serving"], r["searches"],
                          r["partial_searches"], r["wrong_searches"], r["max_search_ms"]])
     if rows:
-        lines += ["Searches of 16 queries without pause from the kill on (read_timeout 1 s for the probe, so a "
-                  "shard with no live replica gives an answer marked partial instead of waiting):", "",
-                  table(["fault", "s to full results", "s to the replica serving", "searches", "partial",
+        lines += ["Searches of 16 queries without pause from the kill on, until the answer is whole and equal to "
+                  "the one before the kill (and, with a peer, until the killed replica serves again). With one "
+                  "replica the probe lowers read_timeout to 1 s, so a shard with no live replica gives answers "
+                  "marked partial instead of waiting; with two it keeps the default (10 s): a search that waits "
+                  "out the deadline on the dead replica shows as *max search ms*.", "",
+                  table(["fault", "read_timeout s", "s to full results", "s to the replica serving", "searches", "partial",
                          "wrong", "max search ms"], rows), ""]
     c = f.get("catch_up")
     if c:
