@@ -316,13 +316,15 @@ def run(args) -> dict:
     result = {"dataset": ds.name, "n": ds.n, "dim": ds.dim, "nq": len(ds.xq), "k": args.k, "shards": args.shards,
               "command": args.command, "machine": report.machine(), "cpu_count": os.cpu_count(),
               "versions": report.versions(["ray", "numpy", "numba", "lmdb", "faiss-cpu"]),
-              "search_overrides": kw, "ray_nodes": len(NODES), "object_store_mb_per_node": args.object_store_mb,
+              "search_overrides": kw, "write_timeout_s": args.write_timeout, "ray_nodes": len(NODES),
+              "object_store_mb_per_node": args.object_store_mb,
               "configs": [], "faults": {}, "router_gaps": ROUTER_GAPS}
     t_start = time.perf_counter()
     cluster = start_cluster(args.object_store_mb)
     try:
         cdb = vecstore.cluster("ignored: Ray is initialised", os.path.join(args.workdir, "router"),
-                               node_resources=NODES, read_timeout=120.0, catch_up_interval=None)
+                               node_resources=NODES, read_timeout=120.0, write_timeout=args.write_timeout,
+                               replica_timeout=args.write_timeout, catch_up_interval=None)
         try:
             for ci, (label, create) in enumerate(configurations(ds, args)):
                 result["configs"].append(measure_config(cdb, ds, label, create, args, kw, log, faults=ci == 0,
@@ -416,8 +418,9 @@ ROUTER_GAPS = [
     "no public way to name a replica's process or start a catch-up round: `_actors`, `_catch_up()` as in the tests",
     "catch-up copies the whole shard (copy_files: one compacted LMDB copy, through the object store), "
     "whatever the number of writes missed",
-    "a read sent to a replica whose process was just killed waits for it until the read's deadline (Ray takes "
-    "a while to report the death) instead of trying the live peer earlier: see the replicas=2 kill row",
+    "a read sent to a replica whose process was just killed waits until Ray reports the death (or the read's "
+    "deadline) before it asks the live peer: no hedged read, so one search stalls (the replicas=2 kill row's "
+    "max search ms)",
 ]
 
 
@@ -450,10 +453,16 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--repeats", type=int, default=3, help="query passes per layout; the median one is reported")
     ap.add_argument("--cost-queries", type=int, default=200, help="queries timed for the per-call costs")
     ap.add_argument("--catchup-points", type=int, default=10_000, help="points written while a replica is down")
-    ap.add_argument("--object-store-mb", type=int, default=1024,
+    ap.add_argument("--write-timeout", type=float, default=1800.0,
+                    help="the router's write_timeout and replica_timeout while ingesting: a shard training its "
+                         "IVF lists on shared cores must not be left behind or failed (the catch-up phase "
+                         "lowers replica_timeout to 1 s)")
+    ap.add_argument("--object-store-mb", type=int, default=1536,
                     help="Ray object store per node (a catch-up sends a whole shard through it)")
-    ap.add_argument("--quick", action="store_true", help="a tiny run: %s" % ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    ap.add_argument("--workdir", default=os.path.join(HERE, "out", "cluster-work"), help="collections go here (removed after)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a tiny run: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    ap.add_argument("--workdir", default=os.path.join(HERE, "out", "cluster-work"),
+                    help="collections go here (removed after)")
     ap.add_argument("--cache-dir", default=os.path.join(HERE, "out", "data"), help="synthetic dataset cache")
     ap.add_argument("--out-dir", default=os.path.join(HERE, "out"))
     ap.add_argument("--json", help="JSON path (default: OUT_DIR/cluster_<dataset>.json)")

@@ -25,7 +25,9 @@ def section(result: dict, note: str | None) -> str:
         "not what more machines would give.",
         "",
         "- *ingest*: upsert in batches from an empty collection, every batch durable on every replica before "
-        "the next (codes and IVF lists trained on the way, per shard).",
+        "the next (codes and IVF lists trained on the way, per shard); the router's write_timeout and "
+        f"replica_timeout are {result.get('write_timeout_s', 0):,.0f} s here, so no replica is left behind "
+        "while shards train on shared cores (a left-behind replica would be flagged below the table).",
         "- *single*: one query per call; *batch64*: 64 queries per call (q/s counts queries). The pass of median "
         "total time is reported.",
         "- *agreement*: mean share of the unsharded top-10 in the sharded top-10 (each shard reranks its own "
@@ -63,7 +65,8 @@ def _costs(cfg: dict) -> str:
             continue
         for kind in ("single", "batch64"):
             x = c[kind]
-            rows.append([r["layout"], kind, x["router_ms_p50"], " / ".join(f"{v:.2f}" for v in x["engine_ms_p50_per_shard"]),
+            per_shard = " / ".join(f"{v:.2f}" for v in x["engine_ms_p50_per_shard"])
+            rows.append([r["layout"], kind, x["router_ms_p50"], per_shard,
                          x["slowest_engine_ms_p50"], x["slowest_actor_call_ms_p50"], x["ray_call_overhead_ms_p50"],
                          x["router_overhead_ms_p50"], x["router_cpu_ms_p50"], x["merge_ms_p50"], x["request_bytes"],
                          x["response_bytes_per_shard"]])
@@ -103,16 +106,16 @@ def _faults(f: dict) -> list[str]:
                       ("kill_replicas_2", "SIGKILL of shard 0 replica 0's process, replicas=2")):
         r = f.get(key)
         if r:
-            rows.append([what, r["read_timeout_s"], r["seconds_to_full_results"], r["seconds_to_replica_serving"], r["searches"],
-                         r["partial_searches"], r["wrong_searches"], r["max_search_ms"]])
+            rows.append([what, r["read_timeout_s"], r["seconds_to_full_results"], r["seconds_to_replica_serving"],
+                         r["searches"], r["partial_searches"], r["wrong_searches"], r["max_search_ms"]])
     if rows:
         lines += ["Searches of 16 queries without pause from the kill on, until the answer is whole and equal to "
                   "the one before the kill (and, with a peer, until the killed replica serves again). With one "
                   "replica the probe lowers read_timeout to 1 s, so a shard with no live replica gives answers "
                   "marked partial instead of waiting; with two it keeps the default (10 s): a search that waits "
-                  "out the deadline on the dead replica shows as *max search ms*.", "",
-                  table(["fault", "read_timeout s", "s to full results", "s to the replica serving", "searches", "partial",
-                         "wrong", "max search ms"], rows), ""]
+                  "on the dead replica before asking its peer shows as *max search ms*.", "",
+                  table(["fault", "read_timeout s", "s to full results", "s to the replica serving", "searches",
+                         "partial", "wrong", "max search ms"], rows), ""]
     c = f.get("catch_up")
     if c:
         lines += [
