@@ -77,6 +77,13 @@ class Rebalancer:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    def wait(self) -> None:
+        """Wait for a running retrain to end (it is not asked to stop)."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
     def resume(self) -> None:
         """Allow runs again (a drop that failed after `stop`)."""
         with self._lock:
