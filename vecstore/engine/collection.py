@@ -113,7 +113,8 @@ class Collection(interface.Collection):
         )
         # retrains drifted IVF lists on a thread of its own (see _rebalance_if_drifted)
         self._rebalancer = Rebalancer(
-            config.name, lambda stop: training.train(self._training, mode="rebalance", stop=stop), database._log)
+            config.name, lambda stop: training.train(self._training, mode="rebalance", stop=stop),
+            lambda: training.rebalance_due(self._training), database._log)
         # user ids <-> stored ids (identity for id_type="int")
         self._ids = make_ids(config, self._storage, dbs)
         # payload edits, payload indexes and filter plans; the public payload methods delegate to it

@@ -97,7 +97,7 @@ class IVF:
             s = self._scores(part)
             best = s.argmax(axis=1)
             top = s[np.arange(len(part)), best].astype(np.float64)
-            sq = (part.astype(np.float64) ** 2).sum(axis=1)
+            sq = np.einsum("ij,ij->i", part, part).astype(np.float64)  # float32 sums: a figure, not a score
             if self.metric == "l2":
                 e = sq - 2 * top
             else:

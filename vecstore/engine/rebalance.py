@@ -19,13 +19,17 @@ class Cancelled(Exception):
 
 
 class Rebalancer:
-    def __init__(self, name: str, run: Callable[[Callable[[], None]], bool], log: Callable[[str], None]) -> None:
+    def __init__(self, name: str, run: Callable[[Callable[[], None]], bool], due: Callable[[], str | None],
+                 log: Callable[[str], None]) -> None:
         """run(check_stop) does one retrain, calling check_stop between its
         steps (which raises Cancelled once stop was asked); it returns whether
         it retrained (False: nothing was due any more, or another training
-        ran)."""
+        ran). due() says why a retrain is due now (None: it is not): a run
+        that ends with one due again (points written during it drifted
+        further) is followed by another on the same thread."""
         self._name = name
         self._run = run
+        self._due = due
         self._log = log
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -55,9 +59,13 @@ class Rebalancer:
 
     def _body(self, reason: str) -> None:
         try:
-            self._log(f"collection '{self._name}': IVF lists drifted ({reason}); retraining in the background")
-            if self._run(self._check_stop):
+            while reason is not None:
+                self._log(f"collection '{self._name}': IVF lists drifted ({reason}); retraining in the background")
+                if not self._run(self._check_stop):
+                    break
                 self.runs += 1
+                self._check_stop()
+                reason = self._due()
         except Cancelled:
             pass
         except Exception as exc:  # noqa: BLE001 - a background failure must not escape: see the module doc

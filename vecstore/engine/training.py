@@ -310,7 +310,7 @@ def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
         padded_lists = np.full(n_chunks * CHUNK, -1, np.int32)
         padded_lists[:n] = enc.list_of
         if fresh_ivf:
-            baseline = _baseline(ivf, enc.list_of, enc.error)
+            baseline = _baseline(ivf, enc.list_of, enc.error, redo)
     kept_record: list[bytes | None] = []
 
     def write(txn) -> None:
@@ -357,13 +357,21 @@ def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
         _restore_drift(host, kept_record[0] if kept_record else None)
 
 
-def _baseline(ivf: IVF, list_of: np.ndarray, error: np.ndarray) -> DriftRecord:
-    """The drift baseline of a partition just computed (drift.py)."""
+def _baseline(ivf: IVF, list_of: np.ndarray, error: np.ndarray, redo: np.ndarray) -> DriftRecord:
+    """The drift record of a partition just computed (drift.py). The baseline
+    is the points of the snapshot the centroids learned from; those written
+    during the run (`redo`) count as assigned since, like any later write, so
+    that a shift still arriving while the run learned is not hidden."""
     live = list_of >= 0
-    points = int(live.sum())
-    sizes = np.bincount(list_of[live], minlength=ivf.nlist)
-    mean_error = float(error[live].astype(np.float64).mean()) if points else None
-    return DriftRecord(points, mean_error, imbalance(ivf.nlist, sum_squares(sizes), points))
+    late = np.zeros(len(list_of), bool)
+    late[redo] = True
+    late &= live
+    known = live & ~late
+    points = int(known.sum())
+    sizes = np.bincount(list_of[known], minlength=ivf.nlist)
+    mean_error = float(error[known].astype(np.float64).mean()) if points else None
+    return DriftRecord(points, mean_error, imbalance(ivf.nlist, sum_squares(sizes), points),
+                       assigned=int(late.sum()), assigned_error=float(error[late].astype(np.float64).sum()))
 
 
 def _restore_drift(host: TrainingHost, raw: bytes | None) -> None:
