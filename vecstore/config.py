@@ -287,11 +287,26 @@ class IVFConfig:
     collection holds `train_size` vectors (None: 39 * nlist, the sample faiss
     asks for) or on `optimize()` (which needs at least nlist vectors); until
     then every code is scanned.
+
+    Lists drift as points written after the training come from elsewhere
+    (engine/drift.py measures it on every write). With `rebalance`, a
+    background retrain (the `optimize()` path; searches and writes go on)
+    starts once, relative to the training, either
+      - the mean squared distance of the live points to their list's
+        centroid grew by more than `rebalance_error` (0.25: 25 % more; new
+        points from the training's distribution add ~5-10 %), or
+      - the list-size imbalance factor (nlist * sum(size^2) / points^2: the
+        codes a query scans relative to equal lists) grew by more than the
+        factor `rebalance_imbalance` (1.5: queries scan 1.5x the codes);
+    and at least 1/20 of the trained points were written or deleted since.
     """
 
     nlist: int = 1024
     nprobe: int = 32
     train_size: int | None = None
+    rebalance: bool = True
+    rebalance_error: float = 0.25
+    rebalance_imbalance: float = 1.5
 
     def __post_init__(self) -> None:
         check_positive_int("nlist", self.nlist)
@@ -304,6 +319,13 @@ class IVFConfig:
                 raise InvalidConfigError(
                     f"train_size ({self.train_size}) must be at least nlist ({self.nlist}): k-means needs a point per centroid"
                 )
+        if not isinstance(self.rebalance, bool):
+            raise InvalidConfigError(f"rebalance must be a bool, got {self.rebalance!r}")
+        check_finite_above("rebalance_error", self.rebalance_error, 0.0)
+        check_finite_above("rebalance_imbalance", self.rebalance_imbalance, 1.0)
+        # stored as floats so that a config compares equal after any round trip
+        object.__setattr__(self, "rebalance_error", float(self.rebalance_error))
+        object.__setattr__(self, "rebalance_imbalance", float(self.rebalance_imbalance))
 
     @property
     def threshold(self) -> int:
@@ -348,6 +370,12 @@ def check_oversampling(value: Any) -> float:
         raise InvalidConfigError(f"oversampling must be a finite number >= 1, got {value!r}")
     if value > MAX_OVERSAMPLING:
         raise InvalidConfigError(f"oversampling must be at most {MAX_OVERSAMPLING:g}, got {value!r}")
+    return float(value)
+
+
+def check_finite_above(name: str, value: Any, low: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= low:
+        raise InvalidConfigError(f"{name} must be a finite number above {low:g}, got {value!r}")
     return float(value)
 
 

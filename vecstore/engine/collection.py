@@ -41,13 +41,14 @@ from ..api.sparse_vectors import check_sparse_vectors
 from ..config import CollectionConfig
 from ..errors import CollectionNotFoundError, InternalError, InvalidVectorError
 from ..types import CollectionInfo, Points, ScrollPage, SearchResult
-from . import hit_data, hybrid, training
+from . import drift, hit_data, hybrid, training
 from .codecs import make_codec
 from .codecs.exact import flat_topk
 from .fetch import ValueReader
 from .keys import id_keys, keys_to_ids
 from .oplog import logged_methods
 from .payload_store import PayloadStore
+from .rebalance import Rebalancer
 from .persist import CHUNK, chunk_value, decode_chunk, get_sparse
 from .segment import Segment, SparseChange
 from .selection import FilterPlan, matching_ids, prefer_exact
@@ -110,6 +111,10 @@ class Collection(interface.Collection):
             config, self._storage, dbs, self._seg, read_vectors=self._read_vectors, prepare=self._prepare,
             check_usable=self._check_usable, log=database._log,
         )
+        # retrains drifted IVF lists on a thread of its own (see _rebalance_if_drifted)
+        self._rebalancer = Rebalancer(
+            config.name, lambda stop: training.train(self._training, mode="rebalance", stop=stop),
+            lambda: training.rebalance_due(self._training), database._log)
         # user ids <-> stored ids (identity for id_type="int")
         self._ids = make_ids(config, self._storage, dbs)
         # payload edits, payload indexes and filter plans; the public payload methods delegate to it
@@ -165,7 +170,9 @@ class Collection(interface.Collection):
             self._check_usable()
             seg = self._seg
             codes = seg.codec.encode(xp) if seg.code_bytes else None
-            lists = seg.ivf.assign(xp) if seg.ivf is not None else None
+            lists, errors = seg.ivf.assign_with_error(xp) if seg.ivf is not None else (None, None)
+            # the drift figures once this batch commits, persisted with it
+            drift_after = self._training.drift.after_write(len(xp), float(errors.sum()), 0) if lists is not None else None
             new_rows = None
             if seg.postings is not None:
                 new_rows = user_rows if user_rows is not None else seg.codec.encode_sparse(xp)
@@ -191,6 +198,7 @@ class Collection(interface.Collection):
                 old_lists = self._write_chunks(txn, seg, slots, ids, codes, lists)
                 sv = self._sparse_vectors
                 sv_change = sv.stage_upsert(txn, keys, slots, np.flatnonzero(~is_new), hybrid_rows) if sv else None
+                self._put_drift(txn, drift_after)
                 return ids, plan, slots, old, sv_change, old_lists
 
             ids, plan, slots, old, sv_change, old_lists = self._storage.write(write)
@@ -203,7 +211,10 @@ class Collection(interface.Collection):
             )
             if sv_change is not None:
                 self._sparse_vectors.publish(sv_change)
+            if seg.lists is not None:
+                self._training.drift.committed(drift_after, seg.lists, lists, old_lists)
         self._train_if_due()
+        self._rebalance_if_drifted()
         return len(ids)
 
     def _check_user_sparse(self, value: Any, n: int, what: str) -> SparseRows | None:
@@ -220,6 +231,10 @@ class Collection(interface.Collection):
         values = rows.to_values()
         _put_sorted(txn, db, [(keys[i], values[i]) for i in order])
         return SparseChange(slots[replaced[have]], old_rows)
+
+    def _put_drift(self, txn: lmdb.Transaction, record: drift.DriftRecord | None) -> None:
+        if record is not None:
+            txn.put(drift.META_KEY, record.to_bytes(), db=self._dbs["meta"])
 
     def _note_changed(self, slots: np.ndarray) -> None:
         """Called under the write lock: a running training re-encodes these slots."""
@@ -291,6 +306,7 @@ class Collection(interface.Collection):
         with self._storage.write_lock:
             self._check_usable()
             seg = self._seg
+            drift_after: list[drift.DriftRecord | None] = [None]
 
             def write(txn: lmdb.Transaction):
                 keys = id_keys(ids if stored else self._ids.resolve(txn, ids)[0])
@@ -312,6 +328,9 @@ class Collection(interface.Collection):
                 zeros = np.zeros((len(slots), seg.code_bytes), dtype=np.uint8) if seg.code_bytes else None
                 no_list = np.full(len(slots), -1, dtype=np.int32)
                 old_lists = self._write_chunks(txn, seg, slots, dead, zeros, no_list)
+                if old_lists is not None:
+                    drift_after[0] = self._training.drift.after_write(0, 0.0, len(slots))
+                    self._put_drift(txn, drift_after[0])
                 sv = self._sparse_vectors
                 return slots, old, sv.stage_delete(txn, [keys[i] for i in rows], slots) if sv else None, old_lists
 
@@ -322,6 +341,10 @@ class Collection(interface.Collection):
                 if sv_change is not None:
                     self._sparse_vectors.publish(sv_change)
                 self._unindex_payloads(slots)
+                if seg.lists is not None:
+                    self._training.drift.committed(drift_after[0], seg.lists, None, old_lists)
+        if len(slots):
+            self._rebalance_if_drifted()
         return len(slots)
 
     # -- reads --------------------------------------------------------------------
@@ -784,6 +807,18 @@ class Collection(interface.Collection):
         self._check_usable()
         training.train(self._training, mode="optimize")
 
+    def _rebalance_if_drifted(self) -> None:
+        """After a write: start a background retrain when the IVF lists drifted
+        past the collection's thresholds (IVFConfig.rebalance*). Never waits
+        for it: the retrain runs on its own thread (rebalance.py)."""
+        reason = training.rebalance_due(self._training)
+        if reason is not None:
+            self._rebalancer.start(reason)
+
+    def _stop_background(self) -> None:
+        """Close and drop: wait for a background retrain to give up or end."""
+        self._rebalancer.stop()
+
     def _train_if_due(self) -> None:
         """Automatic training once the collection reaches a threshold. The batch
         that crossed it is already durable, so a failure here is logged, not
@@ -903,6 +938,10 @@ class Collection(interface.Collection):
         }
         if self.config.ivf is not None:
             extra["ivf_trained"] = seg.ivf is not None
+            figures = self._training.drift.figures()
+            if figures is not None:
+                extra["ivf_drift"] = figures
+            extra["ivf_rebalance"] = self._rebalancer.figures()
         if seg.postings is not None:
             extra["postings"] = seg.postings.entries
         if seg.vectors is not None:

@@ -219,6 +219,7 @@ class Database(interface.Database):
     def drop_collection(self, name: str) -> None:
         """Delete a collection and all its points."""
         col = self.get_collection(name)
+        col._stop_background()  # before the write lock, which a retrain's install takes
         with self._storage.write_lock:
             if col._dropped:
                 raise CollectionNotFoundError(f"collection '{name}' does not exist")
@@ -236,6 +237,7 @@ class Database(interface.Database):
                 self._storage.write(drop)
             except BaseException:
                 col._dropped = False
+                col._rebalancer.resume()
                 raise
             for sub in col._dbs:
                 self._storage.forget_db(sub_db_name(col.cid, sub))
@@ -263,7 +265,12 @@ class Database(interface.Database):
         return self._storage.closed
 
     def close(self) -> None:
-        """Wait for running operations, then close. Idempotent."""
+        """Wait for running operations, then close. Idempotent. A background
+        IVF retrain is asked to give up and waited for first."""
+        with self._lock:
+            collections = list(self._collections.values())
+        for col in collections:
+            col._stop_background()
         self._storage.close()
 
     def __enter__(self) -> "Database":

@@ -85,6 +85,27 @@ class IVF:
             out[lo : lo + _BLOCK] = self._scores(x[lo : lo + _BLOCK]).argmax(axis=1)
         return out
 
+    def assign_with_error(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """assign, and every vector's squared distance to its list's centroid
+        (float64 (n,); what drift.py measures), from the same scores:
+        |x - c|^2 = |x|^2 - 2 s for l2 (s = <x, c> - |c|^2 / 2), else
+        |x|^2 + |c|^2 - 2 s (s = <x, c>)."""
+        lists = np.empty(len(x), np.int32)
+        error = np.empty(len(x), np.float64)
+        for lo in range(0, len(x), _BLOCK):
+            part = x[lo : lo + _BLOCK]
+            s = self._scores(part)
+            best = s.argmax(axis=1)
+            top = s[np.arange(len(part)), best].astype(np.float64)
+            sq = np.einsum("ij,ij->i", part, part).astype(np.float64)  # float32 sums: a figure, not a score
+            if self.metric == "l2":
+                e = sq - 2 * top
+            else:
+                e = sq + 2 * self._half_sq[best] - 2 * top
+            lists[lo : lo + _BLOCK] = best
+            error[lo : lo + _BLOCK] = np.maximum(e, 0.0)  # rounding can dip below 0
+        return lists, error
+
     def probe(self, q: np.ndarray, nprobe: int) -> np.ndarray:
         """The nprobe best lists of every query, best first: int64 (nq, nprobe)."""
         nprobe = min(nprobe, self.nlist)

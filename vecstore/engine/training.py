@@ -9,11 +9,16 @@ transaction (chunks, codec state, IVF centroids, generated sparse codes)
 followed by one swap of the RAM segment: an exception or a crash before the
 commit leaves the old codes in use, on disk and in RAM.
 
-Three modes:
+Four modes:
   auto      the collection crossed a threshold (see `due`): learn what is due
   optimize  explicit: learn everything again from the current vectors
+  rebalance the IVF lists drifted (drift.py; run in the background by
+            rebalance.py): what optimize does, if still due when it starts
   reload    at open, persisted codes were missing or stale: keep the learned
             parameters that were read back, re-encode from the vectors
+
+Every install of new centroids also stores the drift baseline (drift.py):
+the lists' sizes and the points' mean squared distance to their centroid.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from .codecs import Codec, make_codec, state_from_bytes, state_to_bytes
+from .drift import META_KEY as DRIFT_KEY
+from .drift import DriftRecord, DriftTracker, imbalance, sum_squares
 from .ivf import IVF
 from .persist import CHUNK, chunk_value, decode_chunks
 from .postings import Postings
@@ -81,6 +88,11 @@ class TrainingHost:
     log: Callable[[str], None]
     changes: ChangedSlots = field(default_factory=ChangedSlots)
     run_lock: threading.Lock = field(default_factory=threading.Lock)  # one training run at a time
+    drift: DriftTracker = field(default_factory=DriftTracker)  # the writer keeps it up to date
+
+
+def _no_stop() -> None:
+    pass
 
 
 def due(host: TrainingHost) -> bool:
@@ -90,6 +102,13 @@ def due(host: TrainingHost) -> bool:
         return True
     ivf = host.config.ivf
     return ivf is not None and seg.ivf is None and seg.count >= ivf.threshold
+
+
+def rebalance_due(host: TrainingHost) -> str | None:
+    """Why the trained IVF lists need retraining (None: they do not)."""
+    if host.config.ivf is None or host.seg.ivf is None:
+        return None
+    return host.drift.due(host.config.ivf)
 
 
 def _generated_sparse(codec: Codec) -> bool:
@@ -102,13 +121,16 @@ class _Encoded:
 
     codes: np.ndarray
     list_of: np.ndarray | None
+    error: np.ndarray | None = None  # with IVF: each slot's squared distance to its centroid
     sparse_slots: list[np.ndarray] = field(default_factory=list)
     sparse_rows: list[SparseRows] = field(default_factory=list)
 
     @classmethod
     def empty(cls, n: int, codec: Codec, ivf: IVF | None) -> "_Encoded":
         code_bytes = codec.code_bytes if codec.trained else 0
-        return cls(np.zeros((n, code_bytes), np.uint8), np.full(n, -1, np.int32) if ivf is not None else None)
+        if ivf is None:
+            return cls(np.zeros((n, code_bytes), np.uint8), None)
+        return cls(np.zeros((n, code_bytes), np.uint8), np.full(n, -1, np.int32), np.zeros(n, np.float32))
 
     def resize(self, n: int) -> None:
         if n > len(self.codes):
@@ -117,12 +139,14 @@ class _Encoded:
             self.codes = codes
             if self.list_of is not None:
                 self.list_of = np.concatenate([self.list_of, np.full(n - len(self.list_of), -1, np.int32)])
+                self.error = np.concatenate([self.error, np.zeros(n - len(self.error), np.float32)])
 
     def forget(self, slots: np.ndarray) -> None:
         """Clear what was encoded for `slots` (to be encoded again)."""
         self.codes[slots] = 0
         if self.list_of is not None:
             self.list_of[slots] = -1
+            self.error[slots] = 0
         for i, at in enumerate(self.sparse_slots):
             keep = np.flatnonzero(~np.isin(at, slots))
             if len(keep) < len(at):
@@ -131,12 +155,15 @@ class _Encoded:
 
 
 def _encode_into(host: TrainingHost, enc: _Encoded, codec: Codec, ivf: IVF | None,
-                 slots: np.ndarray, ids: np.ndarray, *, tolerant: bool) -> None:
+                 slots: np.ndarray, ids: np.ndarray, *, tolerant: bool,
+                 stop: Callable[[], None] = _no_stop) -> None:
     """Encode the points ids[i] (held in slots[i]) from LMDB, reading in id order.
 
-    tolerant: ids deleted meanwhile are skipped (their slots are re-done at install)."""
+    tolerant: ids deleted meanwhile are skipped (their slots are re-done at install).
+    stop: called before each block (a background run raises there to give up)."""
     order = np.argsort(ids, kind="stable")
     for lo in range(0, len(order), ENCODE_BLOCK):
+        stop()
         pick = order[lo : lo + ENCODE_BLOCK]
         x, found = host.read_vectors(ids[pick], tolerant=tolerant)
         at = slots[pick[found]]
@@ -144,7 +171,7 @@ def _encode_into(host: TrainingHost, enc: _Encoded, codec: Codec, ivf: IVF | Non
         if enc.codes.shape[1]:
             enc.codes[at] = codec.encode(xp)
         if ivf is not None:
-            enc.list_of[at] = ivf.assign(xp)
+            enc.list_of[at], enc.error[at] = ivf.assign_with_error(xp)
         if _generated_sparse(codec):
             enc.sparse_slots.append(at)
             enc.sparse_rows.append(codec.encode_sparse(xp))
@@ -158,7 +185,8 @@ def _sample(host: TrainingHost, live_ids: np.ndarray) -> np.ndarray:
     return host.prepare(x[found], "stored vector", check=False)
 
 
-def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF | None) -> tuple[Codec, IVF | None]:
+def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF | None,
+         stop: Callable[[], None] = _no_stop) -> tuple[Codec, IVF | None]:
     cfg = host.config
     live_ids = np.sort(snap[snap >= 0])
     count = len(live_ids)
@@ -167,6 +195,7 @@ def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF
     def sample() -> np.ndarray:
         if not cache:
             cache.append(_sample(host, live_ids))
+            stop()
         return cache[0]
 
     def train_ivf() -> IVF | None:
@@ -179,10 +208,14 @@ def _fit(host: TrainingHost, snap: np.ndarray, mode: str, codec: Codec, ivf: IVF
         if cfg.ivf is not None and ivf is None and count >= cfg.ivf.threshold:
             ivf = train_ivf()
         return codec, ivf
-    explicit = mode == "optimize"
+    # a rebalance learns what optimize does: the shift that moved the lists
+    # moved the codec's statistics (binary mean, PQ codebooks) too, and every
+    # code is encoded again anyway
+    explicit = mode in ("optimize", "rebalance")
     codec = make_codec(cfg.quantization, host.config.dim, host.config.metric)
     if not codec.trained and count and (explicit or count >= codec.train_size()):
         codec = codec.fit(sample())
+        stop()
     ivf = None
     if cfg.ivf is not None and count >= (cfg.ivf.nlist if explicit else cfg.ivf.threshold):
         ivf = train_ivf()
@@ -200,14 +233,20 @@ def _slot_ids_from_lmdb(host: TrainingHost) -> np.ndarray:
     return ids
 
 
-def train(host: TrainingHost, *, mode: str, codec: Codec | None = None, ivf: IVF | None = None) -> bool:
+def train(host: TrainingHost, *, mode: str, codec: Codec | None = None, ivf: IVF | None = None,
+          stop: Callable[[], None] = _no_stop) -> bool:
     """Fit, encode and install (see the module doc). Returns False when an
-    automatic run found nothing due or another run in progress."""
-    if not host.run_lock.acquire(blocking=mode != "auto"):
+    automatic run or a rebalance found nothing due or another run in progress.
+
+    stop: called between steps; a background run's raises there to give up
+    (nothing is installed then)."""
+    if not host.run_lock.acquire(blocking=mode not in ("auto", "rebalance")):
         return False
     try:
         if mode == "auto" and not due(host):
             return False
+        if mode == "rebalance" and rebalance_due(host) is None:
+            return False  # e.g. an optimize just retrained
         with host.storage.write_lock:
             host.check_usable()
             seg = host.seg
@@ -218,15 +257,18 @@ def train(host: TrainingHost, *, mode: str, codec: Codec | None = None, ivf: IVF
                 codec, ivf = seg.codec, seg.ivf
             host.changes.start()
         try:
-            codec, ivf = _fit(host, snap, mode, codec, ivf)
+            prior_ivf = ivf
+            codec, ivf = _fit(host, snap, mode, codec, ivf, stop)
             enc = _Encoded.empty(len(snap), codec, ivf)
             live = np.flatnonzero(snap >= 0)
-            _encode_into(host, enc, codec, ivf, live, snap[live], tolerant=True)
+            _encode_into(host, enc, codec, ivf, live, snap[live], tolerant=True, stop=stop)
+            stop()
             with host.storage.write_lock:
                 host.check_usable()
+                stop()
                 changed = host.changes.take()
                 ids = snap if mode == "reload" else seg.ids[: seg.n].copy()
-                _install(host, codec, ivf, enc, ids, len(snap), changed)
+                _install(host, codec, ivf, enc, ids, len(snap), changed, fresh_ivf=ivf is not prior_ivf)
         finally:
             host.changes.stop()
     finally:
@@ -235,9 +277,12 @@ def train(host: TrainingHost, *, mode: str, codec: Codec | None = None, ivf: IVF
 
 
 def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
-             ids: np.ndarray, n_snap: int, changed: list[np.ndarray]) -> None:
+             ids: np.ndarray, n_snap: int, changed: list[np.ndarray], *, fresh_ivf: bool) -> None:
     """Under the write lock: redo the slots written since the snapshot, then
-    persist everything in one transaction and swap the segment."""
+    persist everything in one transaction and swap the segment.
+
+    fresh_ivf: ivf was learned by this run, so it gets a new drift baseline;
+    otherwise (reload) the stored drift record still describes it."""
     n = len(ids)
     enc.resize(n)
     redo = np.unique(np.concatenate([*changed, np.arange(n_snap, n, dtype=np.int64)])).astype(np.int64)
@@ -260,9 +305,13 @@ def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
     padded_ids = np.full(n_chunks * CHUNK, -1, np.int64)
     padded_ids[:n] = ids
     padded_lists = None
+    baseline = None
     if ivf is not None:
         padded_lists = np.full(n_chunks * CHUNK, -1, np.int32)
         padded_lists[:n] = enc.list_of
+        if fresh_ivf:
+            baseline = _baseline(ivf, enc.list_of, enc.error, redo)
+    kept_record: list[bytes | None] = []
 
     def write(txn) -> None:
         chunks_db, meta_db = host.dbs["chunks"], host.dbs["meta"]
@@ -284,6 +333,12 @@ def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
             txn.put(b"ivf", state_to_bytes(ivf.state()), db=meta_db)
         else:
             txn.delete(b"ivf", db=meta_db)
+        if baseline is not None:
+            txn.put(DRIFT_KEY, baseline.to_bytes(), db=meta_db)
+        elif ivf is None:
+            txn.delete(DRIFT_KEY, db=meta_db)
+        else:
+            kept_record[:] = [txn.get(DRIFT_KEY, db=meta_db)]
         if sparse_rows is not None:
             sparse_db = host.dbs["sparse"]
             txn.drop(sparse_db, delete=False)
@@ -296,6 +351,33 @@ def _install(host: TrainingHost, codec: Codec, ivf: IVF | None, enc: _Encoded,
 
     host.storage.write(write)
     host.seg.replace_all(codec, ids, enc.codes, ivf=ivf, list_of=enc.list_of, postings=postings)
+    if baseline is not None or ivf is None:
+        host.drift.install(host.seg.lists, baseline)
+    else:
+        _restore_drift(host, kept_record[0] if kept_record else None)
+
+
+def _baseline(ivf: IVF, list_of: np.ndarray, error: np.ndarray, redo: np.ndarray) -> DriftRecord:
+    """The drift record of a partition just computed (drift.py). The baseline
+    is the points of the snapshot the centroids learned from; those written
+    during the run (`redo`) count as assigned since, like any later write, so
+    that a shift still arriving while the run learned is not hidden."""
+    live = list_of >= 0
+    late = np.zeros(len(list_of), bool)
+    late[redo] = True
+    late &= live
+    known = live & ~late
+    points = int(known.sum())
+    sizes = np.bincount(list_of[known], minlength=ivf.nlist)
+    mean_error = float(error[known].astype(np.float64).mean()) if points else None
+    return DriftRecord(points, mean_error, imbalance(ivf.nlist, sum_squares(sizes), points),
+                       assigned=int(late.sum()), assigned_error=float(error[late].astype(np.float64).sum()))
+
+
+def _restore_drift(host: TrainingHost, raw: bytes | None) -> None:
+    problem = host.drift.restore(host.seg.lists, raw)
+    if problem is not None:
+        host.log(f"collection '{host.config.name}': {problem}; IVF drift is measured from now on")
 
 
 # -- open: read the persisted segment back --------------------------------------------
@@ -306,6 +388,7 @@ def load(host: TrainingHost) -> None:
     with host.storage.read() as txn:
         raw_state = txn.get(b"codec", db=meta)
         raw_ivf = txn.get(b"ivf", db=meta)
+        raw_drift = txn.get(DRIFT_KEY, db=meta)
         n_vectors = int(txn.stat(host.dbs["vectors"])["entries"])
         chunks = list(txn.cursor(db=host.dbs["chunks"]).iternext(keys=True, values=True))
     codec = make_codec(host.config.quantization, host.config.dim, host.config.metric)
@@ -341,6 +424,7 @@ def load(host: TrainingHost) -> None:
         _encode_into(host, enc, codec, None, slots, ids[slots], tolerant=False)
         codes = enc.codes
     host.seg.replace_all(codec, ids, codes, ivf=ivf, list_of=list_of, postings=postings)
+    _restore_drift(host, raw_drift)
 
 
 def _load_postings(host: TrainingHost, codec: Codec, ids: np.ndarray) -> tuple[Postings, bool]:

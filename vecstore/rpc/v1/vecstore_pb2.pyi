@@ -220,14 +220,20 @@ class Quantization(_message.Message):
     def __init__(self, none: _Optional[_Union[NoQuantization, _Mapping]] = ..., binary: _Optional[_Union[BinaryQuantization, _Mapping]] = ..., residual_binary: _Optional[_Union[ResidualBinaryQuantization, _Mapping]] = ..., pq: _Optional[_Union[ProductQuantization, _Mapping]] = ..., scalar: _Optional[_Union[ScalarQuantization, _Mapping]] = ..., sparse: _Optional[_Union[SparseQuantization, _Mapping]] = ...) -> None: ...
 
 class IVFConfig(_message.Message):
-    __slots__ = ("nlist", "nprobe", "train_size")
+    __slots__ = ("nlist", "nprobe", "train_size", "rebalance", "rebalance_error", "rebalance_imbalance")
     NLIST_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
     TRAIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_ERROR_FIELD_NUMBER: _ClassVar[int]
+    REBALANCE_IMBALANCE_FIELD_NUMBER: _ClassVar[int]
     nlist: int
     nprobe: int
     train_size: int
-    def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ...) -> None: ...
+    rebalance: bool
+    rebalance_error: float
+    rebalance_imbalance: float
+    def __init__(self, nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., train_size: _Optional[int] = ..., rebalance: _Optional[bool] = ..., rebalance_error: _Optional[float] = ..., rebalance_imbalance: _Optional[float] = ...) -> None: ...
 
 class CollectionConfig(_message.Message):
     __slots__ = ("name", "dim", "metric", "quantization", "vector_dtype", "ivf", "vectors_in_ram", "sparse_vectors", "id_type")
