@@ -5,9 +5,12 @@ Writes are split by id (routing.py), validated whole before anything is sent
 target shard and acknowledged only when all of them committed; a replica that
 is restarting is retried until `write_timeout`. Writes to one collection are
 serialised here so every replica applies them in the same order. Reads go to
-one live replica per shard (the next one if it fails); a search that finds no
-live replica of some shard within `read_timeout` returns what the others have,
-with `SearchResult.partial` set and a log line.
+one live replica per shard (the next one if it fails or is stuck) and wait
+until the call's deadline (gRPC's, or the `timeout=` of a read here; see
+api/deadline.py) or `read_timeout`, whichever is sooner; a search with some
+shard unanswered by then returns what the others have, with
+`SearchResult.partial` set and a log line (DeadlineExceededError when no shard
+answered within the call's deadline).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import ray
 
-from ..api import interface
+from ..api import deadline, interface
 from ..api import validate as V
 from ..api.filters import compile_filter
 from ..api.fusion import check_fusion, check_hybrid_args, fuse
@@ -32,6 +35,7 @@ from ..errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     DatabaseClosedError,
+    DeadlineExceededError,
     InternalError,
     InvalidConfigError,
     InvalidVectorError,
@@ -75,6 +79,31 @@ def _result(reply: tuple[str, Any]) -> Any:
     if state == "error":
         raise value
     raise _Down(value)
+
+
+class _ShardRead:
+    """One shard's part of a read (ClusterCollection._read): its in-sync
+    replicas, the requests in flight, the replicas that failed."""
+
+    def __init__(self, options: list[int], turn: int) -> None:
+        self.options = options
+        self.turn = turn  # which replica to ask next: reads rotate over the replicas
+        self.asked: dict[Any, int] = {}  # request in flight -> replica
+        self.down: set[int] = set()  # answered "quarantined"
+        self.failed: set[int] = set()  # dead or restarting since the last pause
+        self.retry_at: float | None = None
+        self.hedge_at = 0.0
+        self.why = "no answer"
+
+    def next_replica(self) -> int | None:
+        """A replica to ask: not quarantined, not failed, not already asked (None: none)."""
+        busy = set(self.asked.values())
+        for _ in range(len(self.options)):
+            r = self.options[self.turn % len(self.options)]
+            self.turn += 1
+            if r not in self.down and r not in self.failed and r not in busy:
+                return r
+        return None
 
 
 class ClusterCollection(interface.Collection):
@@ -189,53 +218,103 @@ class ClusterCollection(interface.Collection):
         return self._write({s: (method, args, kwargs) for s in range(self._shards)})
 
     def _read(self, calls: dict[int, tuple[str, tuple, dict]], *, partial_ok: bool = False) -> dict[int, Any]:
-        """One live in-sync replica per shard; shard -> answer. A shard with no
-        live replica within read_timeout is left out when partial_ok, else raises."""
-        deadline = time.monotonic() + self._database.read_timeout
-        start = next(self._turn)
-        choices = {s: self._in_sync(s) for s in calls}
-        tries = {s: 0 for s in calls}
-        down: dict[int, set[int]] = {s: set() for s in calls}  # replicas that answered "quarantined"
+        """One live in-sync replica per shard; shard -> answer.
 
-        def send(s: int) -> Any:
-            options = choices[s]
-            return self._actors[s][options[(start + tries[s]) % len(options)]].call.remote(*calls[s])
-
+        Waits until the call's deadline (api/deadline.py: the gRPC client's,
+        or a `timeout=`) or read_timeout, whichever comes first. A replica
+        still silent once half the time left has passed is presumed stuck: the
+        shard's next replica is asked as well, and the first answer counts. A
+        dead or restarting replica is retried, on the next replica first. A
+        shard unanswered at the end is left out when partial_ok (with a log
+        line; the caller marks its result partial), else raises:
+        DeadlineExceededError when the call's deadline ran out, UnavailableError
+        otherwise. A call's deadline that passes with no shard answered raises
+        DeadlineExceededError even when partial_ok."""
+        now = time.monotonic()
+        end, by_call = now + self._database.read_timeout, False
+        if deadline.current() is not None and deadline.current() < end:
+            end, by_call = deadline.current(), True
+        if by_call and end <= now:
+            raise DeadlineExceededError(f"collection '{self.name}': the call's deadline passed before it was sent")
+        turn = next(self._turn)
+        shards = {s: _ShardRead(self._in_sync(s), turn) for s in calls}
+        sent: dict[Any, int] = {}  # request in flight -> its shard
         answers: dict[int, Any] = {}
-        pending = {}
-        for s in calls:
-            if choices[s]:
-                pending[s] = send(s)
-            elif partial_ok:
-                log.warning("collection '%s': shard %d has no up-to-date replica: answer is partial", self.name, s)
+        timed_out = False
+
+        def ask(s: int, now: float) -> bool:
+            st = shards[s]
+            r = st.next_replica()
+            if r is None:
+                return False
+            ref = self._actors[s][r].call.remote(*calls[s])
+            st.asked[ref], sent[ref] = r, s
+            st.hedge_at = now + (end - now) / 2
+            return True
+
+        def give_up(s: int, why: str) -> None:
+            shards.pop(s)
+            if partial_ok:
+                log.warning("collection '%s': no answer from shard %d (%s): answer is partial", self.name, s, why)
+                return
+            if by_call and timed_out:
+                raise DeadlineExceededError(f"collection '{self.name}': shard {s} did not answer within the "
+                                            f"call's deadline ({why})")
+            raise UnavailableError(f"collection '{self.name}': no live replica of shard {s} within "
+                                   f"{self._database.read_timeout}s ({why})")
+
+        for s in list(shards):
+            if shards[s].options:
+                ask(s, now)
             else:
-                raise UnavailableError(f"collection '{self.name}': shard {s} has no up-to-date replica")
-        while pending:
-            retry = {}
-            for s, ref in pending.items():
-                options = choices[s]
-                replica = options[(start + tries[s]) % len(options)]
+                give_up(s, "no up-to-date replica")
+        while shards:
+            now = time.monotonic()
+            if now >= end:
+                timed_out = True
+                for s in sorted(shards):
+                    give_up(s, shards[s].why)
+                break
+            wake = min([end, *(st.hedge_at for st in shards.values() if st.asked),
+                        *(st.retry_at for st in shards.values() if st.retry_at is not None)])
+            ready: list = []
+            if sent:
+                ready, _ = ray.wait(list(sent), num_returns=1, timeout=max(0.0, wake - now))
+            else:
+                time.sleep(max(0.0, wake - now))
+            now = time.monotonic()
+            for ref in ready:
+                s = sent.pop(ref)
+                st = shards.get(s)
+                if st is None:
+                    continue  # a hedged request of a shard already answered (or given up)
+                r = st.asked.pop(ref)
                 try:
-                    answers[s] = _fetch(ref, deadline - time.monotonic())
-                except (_Down, *_REPLICA_ERRORS) as exc:
-                    if isinstance(exc, _Down):
-                        down[s].add(replica)
-                    # waiting helps a restarting replica, never a quarantined one
-                    if time.monotonic() >= deadline or len(down[s]) == len(options):
-                        if partial_ok:
-                            log.warning("collection '%s': no live replica of shard %d (%s: %s): answer is partial",
-                                        self.name, s, type(exc).__name__, exc)
-                            continue
-                        raise UnavailableError(
-                            f"collection '{self.name}': no live replica of shard {s} within "
-                            f"{self._database.read_timeout}s ({type(exc).__name__}: {exc})") from None
-                    tries[s] += 1
-                    retry[s] = calls[s]
-            if retry:
-                if all(tries[s] % len(choices[s]) == 0 for s in retry):
-                    time.sleep(_RETRY_PAUSE)  # every replica tried once: give restarts a moment
-                retry = {s: send(s) for s in retry}
-            pending = retry
+                    answers[s] = _fetch(ref, 0)
+                except _Down as exc:  # quarantined: waiting will not help
+                    st.down.add(r)
+                    st.why = f"replica {r}: {exc}"
+                except _REPLICA_ERRORS as exc:  # dead or restarting: may come back
+                    st.failed.add(r)
+                    st.why = f"replica {r}: {type(exc).__name__}: {exc}"
+                else:
+                    for other in st.asked:
+                        sent.pop(other, None)
+                    del shards[s]
+                    continue
+                if len(st.down) == len(st.options):
+                    give_up(s, st.why)
+                elif not st.asked and not ask(s, now):
+                    st.retry_at = now + _RETRY_PAUSE  # every replica failed once: give restarts a moment
+            for s, st in list(shards.items()):
+                if st.retry_at is not None and st.retry_at <= now:
+                    st.retry_at = None
+                    st.failed.clear()
+                    ask(s, now)
+                elif st.asked and st.hedge_at <= now and not ask(s, now):
+                    st.hedge_at = end  # no other replica to ask
+        if by_call and timed_out and not answers:
+            raise DeadlineExceededError(f"collection '{self.name}': no shard answered within the call's deadline")
         return answers
 
     # -- catch-up -------------------------------------------------------------------------
@@ -370,11 +449,13 @@ class ClusterCollection(interface.Collection):
             self._write_all("optimize")
 
     # -- reads ----------------------------------------------------------------------------
+    @deadline.takes_timeout
     def count(self, *, filter: dict | None = None) -> int:
         self._check_usable()
         compile_filter(filter)
         return int(sum(self._read_all("count", filter=filter).values()))
 
+    @deadline.takes_timeout
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
         self._check_usable()
         ids = V.check_ids(ids, allow_empty=True)
@@ -384,6 +465,7 @@ class ClusterCollection(interface.Collection):
         parts = {s: (split[s], answers[s]) for s in split}
         return routing.gather_points(len(ids), parts, self.dim if with_vectors else 0, self.config.vector_dtype, ids)
 
+    @deadline.takes_timeout
     def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
         self._check_usable()
@@ -394,6 +476,7 @@ class ClusterCollection(interface.Collection):
                                with_payloads=with_payloads)
         return routing.merge_scroll([pages[s] for s in sorted(pages)], limit, self.config.vector_dtype)
 
+    @deadline.takes_timeout
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
                margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
@@ -442,6 +525,7 @@ class ClusterCollection(interface.Collection):
         fused = routing.attach_from(fused, [dense_hits, sparse], self.dim, **hit_data)
         return _marked(fused, partial)
 
+    @deadline.takes_timeout
     def search_by_id(self, ids: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                      rescore: bool | None = None, nprobe: int | None = None, margin: float | None = None,
                      with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
@@ -524,7 +608,8 @@ class ClusterDatabase(interface.Database):
     r of shard s is pinned to node_resources[(s + r) % len] (replicas of one
     shard on different nodes), else Ray spreads them.
 
-    read_timeout: how long a read waits for some live replica of each shard.
+    read_timeout: how long a read waits for some live replica of each shard
+    (at most: a call's own deadline, `timeout=` or gRPC's, may be sooner).
     write_timeout: how long a write retries a shard none of whose replicas
     committed. replica_timeout: how long after a peer committed a write
     waits for a replica before leaving it behind (stale, caught up later).

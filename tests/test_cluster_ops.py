@@ -1,0 +1,164 @@
+"""Cluster collections (vecstore.cluster) beyond test_cluster.py: reads within
+the call's deadline, upsert streams through a router-served daemon, str ids,
+user sparse codes. Same 3-node local Ray cluster (fixtures from test_cluster)."""
+import os
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before Ray is imported
+
+import contextlib
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+import vecstore  # noqa: E402
+from vecstore.cluster import routing  # noqa: E402
+
+from synthetic import Dataset, clustered  # noqa: E402
+from test_cluster import actor_pid, cdb, grpc_router, ray_cluster, router_dir  # noqa: E402,F401 - fixtures
+
+pytestmark = pytest.mark.ray
+
+RESUME_AFTER = 60.0  # a stopped replica is resumed then whatever happens: a read still waiting gets it whole
+
+
+@contextlib.contextmanager
+def stopped(*pids):
+    """The processes SIGSTOPped (hung: alive, never answering) until the block
+    ends, or RESUME_AFTER seconds at the latest; yields an Event set if that
+    watchdog had to resume them (a read that ignored its deadline was still
+    waiting, and then gets every shard's answer: not partial)."""
+    resumed = threading.Event()
+
+    def resume():
+        resumed.set()
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    watchdog = threading.Timer(RESUME_AFTER, resume)
+    watchdog.start()
+    try:
+        yield resumed
+    finally:
+        watchdog.cancel()
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def on_shard(col, data, shard):
+    """The part of `data` held by `shard`, queries unchanged."""
+    mine = routing.shard_of(data.ids, col._map) == shard
+    return Dataset(xb=data.xb[mine], xq=data.xq, ids=data.ids[mine])
+
+
+# -- reads within the call's deadline ----------------------------------------------------------------
+def test_search_within_its_timeout_marks_partial_or_raises(cdb):
+    """A shard replica that hangs (SIGSTOP): a search with timeout= returns
+    at its deadline with the other shard's exact hits, marked partial, long
+    before read_timeout; every form of search does (batched, by id, hybrid);
+    with no shard answering it raises DeadlineExceededError. A get needing the
+    hung shard raises DeadlineExceededError; one that does not still answers."""
+    data = clustered(600, 16, nq=5, seed=21)
+    col = cdb.create_collection("slow", dim=16, quantization="none", shards=2,
+                                sparse_vectors={"vocab_size": 50})
+    try:
+        rows = [(np.array([i % 50]), np.array([1.0], np.float32)) for i in range(600)]
+        col.upsert(data.ids, data.xb, [{"n": i} for i in range(600)], sparse_vectors=rows)
+        sq = [(np.array([3, 7]), np.array([1.0, 0.5], np.float32))] * 5
+        np.testing.assert_array_equal(col.search(data.xq, k=5).ids, data.ground_truth(5))  # warm: kernels compiled
+        col.search(data.xq, k=5, sparse_query=sq)
+        cdb.read_timeout = 600.0  # were the deadline ignored, reads would wait this long
+        live = on_shard(col, data, 0)
+        own = live.ids[:2]
+        with stopped(actor_pid(col, 1)) as resumed:
+            result = col.search(data.xq, k=5, timeout=1.0)
+            one = col.search(data.xq[0], k=5, timeout=1.0)
+            by_id = col.search_by_id(own, k=4, timeout=1.0)
+            hybrid = col.search(data.xq, k=5, sparse_query=sq, timeout=1.0)
+            got = col.get(own, timeout=1.0)  # only shard 0 holds them
+            with pytest.raises(vecstore.DeadlineExceededError, match="shard 1"):
+                col.get(on_shard(col, data, 1).ids[:1], timeout=1.0)
+            with pytest.raises(vecstore.DeadlineExceededError):
+                col.count(timeout=1.0)
+            assert not resumed.is_set()
+        assert result.partial and one.partial and by_id.partial and hybrid.partial
+        np.testing.assert_array_equal(result.ids, live.ground_truth(5))
+        np.testing.assert_array_equal(one.ids, live.ground_truth(5)[:1])
+        assert (hybrid.ids >= 0).all() and np.isin(hybrid.ids, live.ids).all()
+        assert np.isin(by_id.ids, live.ids).all() and (by_id.ids != own[:, None]).all()
+        np.testing.assert_array_equal(got.ids, own)
+        with stopped(actor_pid(col, 0), actor_pid(col, 1)) as resumed:
+            with pytest.raises(vecstore.DeadlineExceededError, match="no shard answered"):
+                col.search(data.xq, k=5, timeout=1.0)
+            assert not resumed.is_set()
+        full = col.search(data.xq, k=5, timeout=60.0)  # both back
+        assert not full.partial
+        np.testing.assert_array_equal(full.ids, data.ground_truth(5))
+        for bad in (0, -1.0, float("nan"), "1", True):
+            with pytest.raises(vecstore.InvalidArgumentError, match="timeout"):
+                col.search(data.xq, k=5, timeout=bad)
+    finally:
+        cdb.read_timeout = 120.0
+        cdb.drop_collection("slow")
+
+
+def test_grpc_search_within_the_clients_deadline(cdb):
+    """Through the gRPC server over the cluster (what `vecstore serve --ray`
+    runs): the client's deadline reaches the router, which answers before it
+    with what the live shards have, marked partial; with no shard answering
+    the server itself says DEADLINE_EXCEEDED (its message, not the client's
+    own timeout), and its handlers are done in time (a clean stop)."""
+    data = clustered(600, 16, nq=4, seed=22)
+    col = cdb.create_collection("slow_rpc", dim=16, quantization="none", shards=2)
+    try:
+        col.upsert(data.ids, data.xb)
+        col.search(data.xq, k=5)  # warm
+        cdb.read_timeout = 600.0
+        live = on_shard(col, data, 1)
+        server_stopped_clean = None
+        with grpc_router(cdb) as (client, server):
+            remote = client.get_collection("slow_rpc")
+            with stopped(actor_pid(col, 0)) as resumed:
+                result = remote.search(data.xq, k=5, timeout=3.0)
+                by_id = remote.search_by_id(live.ids[:2], k=3, timeout=3.0)
+                assert not resumed.is_set()
+            with stopped(actor_pid(col, 0), actor_pid(col, 1)) as resumed:
+                with pytest.raises(vecstore.DeadlineExceededError, match="no shard answered"):
+                    remote.search(data.xq, k=5, timeout=3.0)
+                server_stopped_clean = server.stop(5)  # no handler still waiting on the hung shards
+                assert not resumed.is_set()
+        assert server_stopped_clean
+        assert result.partial and by_id.partial
+        np.testing.assert_array_equal(result.ids, live.ground_truth(5))
+    finally:
+        cdb.read_timeout = 120.0
+        cdb.drop_collection("slow_rpc")
+
+
+def test_hung_replica_does_not_cost_a_replicated_shard(cdb):
+    """replicas=2, one replica of a shard hung: a read that asked it asks the
+    other replica too once half its time is gone, so searches stay whole
+    within their deadline whichever replica each one starts with."""
+    data = clustered(600, 16, nq=4, seed=23)
+    col = cdb.create_collection("hedge", dim=16, quantization="none", shards=2, replicas=2)
+    try:
+        col.upsert(data.ids, data.xb)
+        for _ in range(2):  # warm both replicas (reads alternate)
+            col.search(data.xq, k=5)
+        cdb.read_timeout = 600.0
+        truth = data.ground_truth(5)
+        with stopped(actor_pid(col, 0, 1)) as resumed:
+            results = [col.search(data.xq, k=5, timeout=4.0) for _ in range(4)]
+            assert col.count(timeout=4.0) == 600
+            assert not resumed.is_set()
+        for r in results:
+            assert not r.partial
+            np.testing.assert_array_equal(r.ids, truth)
+    finally:
+        cdb.read_timeout = 120.0
+        cdb.drop_collection("hedge")
