@@ -162,3 +162,67 @@ def test_hung_replica_does_not_cost_a_replicated_shard(cdb):
     finally:
         cdb.read_timeout = 120.0
         cdb.drop_collection("hedge")
+
+
+# -- upsert streams through a router-served daemon ---------------------------------------------------
+def stream_session(address, **layout):
+    """UpsertStream through the server at `address`: a bulk import, an upsert
+    too big for one message (the client streams it in parts), and an import
+    whose third batch the server refuses (a cosine vector of zeros, which the
+    client does not check): what each returns or raises and what is stored."""
+    data = clustered(900, 16, nq=4, seed=31)
+    payloads = [{"n": i} for i in range(900)]
+    batches = [(data.ids[lo:lo + 150], data.xb[lo:lo + 150], payloads[lo:lo + 150]) for lo in range(0, 900, 150)]
+    zeroed = data.xb[300:450].copy()
+    zeroed[7] = 0
+    broken = batches[:2] + [(data.ids[300:450], zeroed, payloads[300:450])] + batches[3:]
+    out = {}
+    with vecstore.connect(address, max_message_bytes=20_000) as client:  # 20 kB messages: ~200 points each
+        whole = client.create_collection("whole", dim=16, quantization="none", **layout)
+        out["imported"] = whole.import_batches(batches)
+        out["whole"] = whole.get(data.ids)
+        out["search"] = whole.search(data.xq, k=5)
+        big = client.create_collection("big", dim=16, quantization="none", **layout)
+        out["upserted"] = big.upsert(data.ids, data.xb, payloads)  # about 5 stream messages
+        out["big"] = big.get(data.ids)
+        cut = client.create_collection("cut", dim=16, quantization="none", **layout)
+        with pytest.raises(vecstore.InvalidVectorError) as refused:
+            cut.import_batches(broken)
+        out["error"] = str(refused.value)
+        out["cut_count"] = cut.count()
+        out["cut"] = cut.get(data.ids)
+        for name in ("whole", "big", "cut"):
+            client.drop_collection(name)
+    return data, out
+
+
+def test_upsert_stream_through_a_router_served_daemon(ray_cluster, tmp_path):
+    """`vecstore serve --ray ADDRESS` (a daemon process, a driver of the test's
+    Ray cluster) takes upsert streams as an embedded server does: the same
+    answers, the same typed error for a bad batch mid-stream, and nothing of
+    that batch (on any shard) nor of later ones applied."""
+    from conftest import serving
+    from daemon import Daemon
+
+    cluster, _ = ray_cluster
+    with serving(tmp_path / "embedded") as address:
+        data, want = stream_session(address)
+    daemon = Daemon(tmp_path / "router", "--ray", cluster.address)
+    try:
+        daemon.wait_serving()
+        _, got = stream_session(daemon.address, shards=3, replicas=2)
+        code, err = daemon.stop()
+        assert code == 0, err
+    finally:
+        daemon.kill()
+    assert got["imported"] == got["upserted"] == 900
+    for key in ("whole", "big"):
+        np.testing.assert_array_equal(got[key].ids, data.ids)
+        assert got[key].vectors.tobytes() == data.xb.tobytes() and got[key].payloads == want[key].payloads
+    np.testing.assert_array_equal(got["search"].ids, want["search"].ids)
+    assert not got["search"].partial
+    assert "vector 7 is all zeros" in got["error"] and "stream message 2" in got["error"]
+    assert got["error"] == want["error"]
+    assert got["cut_count"] == want["cut_count"] == 300
+    np.testing.assert_array_equal(got["cut"].ids, data.ids[:300])
+    assert got["cut"].vectors.tobytes() == data.xb[:300].tobytes()
