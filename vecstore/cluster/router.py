@@ -26,6 +26,7 @@ import numpy as np
 import ray
 
 from ..api import deadline, interface
+from ..api import ids as I
 from ..api import validate as V
 from ..api.filters import compile_filter
 from ..api.fusion import check_fusion, check_hybrid_args, fuse
@@ -367,6 +368,10 @@ class ClusterCollection(interface.Collection):
     def _read_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
         return self._read({s: (method, args, kwargs) for s in range(self._shards)})
 
+    def _ids(self, ids: Any, *, allow_empty: bool = False) -> np.ndarray:
+        """ids checked as the engine checks them for this collection's id_type."""
+        return I.check_ids_of(self.config.id_type, ids, self.name, allow_empty=allow_empty)
+
     def _split(self, ids: np.ndarray) -> dict[int, np.ndarray]:
         return routing.split(ids, self._map, self._shards)
 
@@ -376,8 +381,8 @@ class ClusterCollection(interface.Collection):
         self._check_usable()
         if payloads is not None and not isinstance(payloads, (list, tuple)):
             payloads = list(payloads)  # indexed per shard below
-        ids = V.check_ids(ids)
-        V.check_unique(ids)
+        ids = self._ids(ids)
+        I.check_unique_ids(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_norms(x, self.metric)
         V.check_lengths(len(ids), len(x))
@@ -407,7 +412,7 @@ class ClusterCollection(interface.Collection):
         return self._edit("delete", ids)
 
     def _edit(self, method: str, ids: Any, *rest: Any) -> int:
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._ids(ids, allow_empty=True)
         if not len(ids):
             return 0
         calls = {s: (method, (ids[pos], *rest), {}) for s, pos in self._split(ids).items()}
@@ -458,7 +463,7 @@ class ClusterCollection(interface.Collection):
     @deadline.takes_timeout
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
         self._check_usable()
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._ids(ids, allow_empty=True)
         split = self._split(ids)
         kw = {"with_vectors": with_vectors, "with_payloads": with_payloads}
         answers = self._read({s: ("get", (ids[pos],), kw) for s, pos in split.items()})
@@ -466,11 +471,11 @@ class ClusterCollection(interface.Collection):
         return routing.gather_points(len(ids), parts, self.dim if with_vectors else 0, self.config.vector_dtype, ids)
 
     @deadline.takes_timeout
-    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+    def scroll(self, limit: int = 100, *, after: int | str | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
         self._check_usable()
         limit = V.check_limit(limit)
-        after = V.check_cursor(after)
+        after = I.check_cursor_of(self.config.id_type, after, self.name)
         compile_filter(filter)
         pages = self._read_all("scroll", limit, after=after, filter=filter, with_vectors=with_vectors,
                                with_payloads=with_payloads)
@@ -499,7 +504,7 @@ class ClusterCollection(interface.Collection):
         kw = {"filter": filter, **dense, **hit_data}
         answers = self._read({s: ("search", (q, k), kw) for s in range(self._shards)}, partial_ok=True)
         if not answers:
-            return _nothing(len(q), k, self.dim, hit_data)
+            return _nothing(len(q), k, self.dim, hit_data, self.config.id_type)
         merged = routing.merge_search([answers[s] for s in sorted(answers)], k, self.metric)
         return _marked(merged, len(answers) < self._shards)
 
@@ -513,7 +518,7 @@ class ClusterCollection(interface.Collection):
         kw = {"filter": filter, "dense": dense, **hit_data}
         answers = self._read({s: ("hybrid_lists", (q, depth, sq), kw) for s in range(self._shards)}, partial_ok=True)
         if not answers:
-            return _nothing(len(q_rows), k, self.dim, hit_data)
+            return _nothing(len(q_rows), k, self.dim, hit_data, self.config.id_type)
         partial = len(answers) < self._shards
         parts = [answers[s] for s in sorted(answers)]
         sparse = routing.merge_search([p[1] for p in parts], depth, "dot")  # dot products: higher is better
@@ -532,7 +537,7 @@ class ClusterCollection(interface.Collection):
         """The points' stored vectors (read from their shards) as queries, k + 1
         searched over every shard, each point dropped from its own hits."""
         self._check_usable()
-        ids = V.check_ids(ids)
+        ids = self._ids(ids)
         k = V.check_by_id_k(k)
         # the engine's checks, in its order (hit_data.search_by_id): the same errors
         qcfg = self.config.quantization
@@ -548,7 +553,8 @@ class ClusterCollection(interface.Collection):
         stored = self.get(uniq, with_payloads=False)
         if len(stored.ids) != len(uniq):
             missing = np.setdiff1d(uniq, stored.ids).tolist()
-            shown = ", ".join(map(str, missing[:_MISSING_SHOWN])) + (", ..." if len(missing) > _MISSING_SHOWN else "")
+            named = map(repr if isinstance(missing[0], str) else str, missing[:_MISSING_SHOWN])  # as the engine
+            shown = ", ".join(named) + (", ..." if len(missing) > _MISSING_SHOWN else "")
             raise PointNotFoundError(f"collection '{self.name}' has no point with id {shown} "
                                      f"({len(missing)} of the {len(uniq)} ids asked for)")
         hits = self.search(stored.vectors[inverse], k + 1, filter=filter, oversampling=oversampling,
@@ -584,9 +590,10 @@ class ClusterCollection(interface.Collection):
         )
 
 
-def _nothing(nq: int, k: int, dim: int, hit_data: dict) -> SearchResult:
-    """No shard answered: every row padding, marked partial."""
-    return SearchResult(ids=np.full((nq, k), -1, np.int64), scores=np.full((nq, k), np.nan, np.float32),
+def _nothing(nq: int, k: int, dim: int, hit_data: dict, id_type: str) -> SearchResult:
+    """No shard answered: every row padding (-1, or None for str ids), marked partial."""
+    ids = np.full((nq, k), None, object) if id_type == "str" else np.full((nq, k), -1, np.int64)
+    return SearchResult(ids=ids, scores=np.full((nq, k), np.nan, np.float32),
                         payloads=[[None] * k for _ in range(nq)] if hit_data["with_payloads"] else None,
                         vectors=np.full((nq, k, dim), np.nan, np.float32) if hit_data["with_vectors"] else None,
                         partial=True)
@@ -704,14 +711,11 @@ class ClusterDatabase(interface.Database):
                           replicas: int = 1) -> ClusterCollection:
         """As the engine's, plus shards (points split by id hash) and replicas
         (copies of each shard, on different nodes when node_resources allow).
-        Cluster collections take int ids only, for now."""
+        str ids (id_type="str") route by a hash of their UTF-8 bytes (routing.py)."""
         self._check_open()
-        if id_type != "int":
-            raise InvalidConfigError(f"id_type={id_type!r}: cluster collections take int ids only, for now "
-                                     "(string ids are per engine; routing them is not built yet)")
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
-                                  sparse_vectors=sparse_vectors)
+                                  sparse_vectors=sparse_vectors, id_type=id_type)
         shards, replicas = V.check_layout(shards, replicas)
         q = config.quantization
         if q.kind == "sparse" and getattr(q, "user_codes", False):

@@ -81,7 +81,8 @@ class ShardReplica:
                 db.drop_collection(name)  # a first start that died before writing its identity
             db.create_collection(
                 name, dim=cfg.dim, metric=cfg.metric, quantization=cfg.quantization, vector_dtype=cfg.vector_dtype,
-                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram, sparse_vectors=cfg.sparse_vectors)
+                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram, sparse_vectors=cfg.sparse_vectors,
+                id_type=cfg.id_type)
             db.close()
             _write_identity(self.directory, identity)
             found = identity
