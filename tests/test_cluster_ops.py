@@ -16,6 +16,7 @@ ray = pytest.importorskip("ray")
 
 import vecstore  # noqa: E402
 from vecstore.cluster import routing  # noqa: E402
+from vecstore.cluster.shard import stored_codes  # noqa: E402
 
 from synthetic import Dataset, clustered  # noqa: E402
 from test_cluster import actor_pid, cdb, grpc_router, ray_cluster, router_dir  # noqa: E402,F401 - fixtures
@@ -339,3 +340,79 @@ def test_str_routing_is_stable():
     # fixed values: a change of hash would strand every stored point on the wrong shard
     assert routing.virtual_shard(np.array(["a", "🦀", "doc-1"], dtype=object)).tolist() == FIXED_STR_SHARDS
     np.testing.assert_array_equal(routing.virtual_shard(np.array([0, 1, 42])), [175, 193, 149])  # int unchanged
+
+
+# -- user sparse codes ---------------------------------------------------------------------------------
+def codes_session(db, weighted, **layout):
+    """A collection with SparseQuantization(user_codes=True): points upserted
+    with their codes, searched with query codes (many and few candidates),
+    by id (each point's stored code is its query's), replaced, and the errors."""
+    n, dim_codes = 600, 300
+    data = clustered(n, 16, nq=6, seed=51)
+    rng = np.random.default_rng(51)
+
+    def code(m):
+        idx = rng.choice(dim_codes, size=m, replace=False)
+        return (idx, rng.uniform(0.1, 2.0, m).astype(np.float32)) if weighted else idx
+
+    codes = [code(int(rng.integers(1, 12))) for _ in range(n)]
+    queries = [code(20) for _ in range(6)]
+    q = vecstore.SparseQuantization(user_codes=True, weighted=weighted, expansion_dim=dim_codes)
+    col = db.create_collection("u", dim=16, metric="dot", quantization=q, **layout)
+    out = {"upsert": col.upsert(data.ids[:400], data.xb[:400], sparse=codes[:400])}
+    out["upsert2"] = col.upsert(data.ids[400:], data.xb[400:], [{"n": i} for i in range(200)], sparse=codes[400:])
+    out["many"] = col.search(data.xq, k=10, sparse_queries=queries, oversampling=60)
+    out["filtered"] = col.search(data.xq, k=10, sparse_queries=queries, oversampling=60, filter={"n": {"$lt": 100}})
+    out["few"] = col.search(data.xq, k=10, sparse_queries=queries, oversampling=2)
+    out["by_id"] = col.search_by_id(data.ids[[3, 450, 3]], k=5, oversampling=120, with_payloads=True)
+    out["replace"] = col.upsert(data.ids[:50], data.xb[50:100], sparse=codes[50:100])
+    out["after"] = col.search(data.xq, k=10, sparse_queries=queries, oversampling=60)
+    out["by_id_after"] = col.search_by_id(data.ids[:4], k=5, oversampling=120)
+    out["get"] = col.get(data.ids[::37])
+    out["count"] = col.count()
+    # the codes search_by_id takes as queries: the shard's function on the engine, the router's gathering
+    asked = data.ids[[599, 3, 450, 77]]
+    got = col._stored_codes(asked) if hasattr(col, "_stored_codes") else stored_codes(col, asked)
+    want = [codes[i] for i in (599, 53, 450, 77)]  # 3 was replaced by code 53
+    for g, w in zip(got, want):
+        g_idx, w_idx = (g[0], w[0]) if weighted else (g, w)
+        order = np.argsort(w_idx)
+        np.testing.assert_array_equal(g_idx, w_idx[order])
+        if weighted:
+            np.testing.assert_array_equal(g[1], w[1][order])
+    out["by_id_few"] = col.search_by_id(data.ids[:4], k=5, oversampling=3)
+    for name, call in [("err_no_codes", lambda: col.upsert(data.ids[:2], data.xb[:2])),
+                       ("err_range", lambda: col.upsert(data.ids[:1], data.xb[:1], sparse=[code(1)[:0] if not weighted
+                                                                                            else ([dim_codes], [1.0])])),
+                       ("err_query", lambda: col.search(data.xq, k=3)),
+                       ("err_missing", lambda: col.search_by_id([int(data.ids[0]), 10**12], k=3))]:
+        try:
+            call()
+            out[name] = None
+        except vecstore.VecstoreError as exc:
+            out[name] = (type(exc), str(exc))
+    db.drop_collection("u")
+    return out
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_user_sparse_codes_match_unsharded(cdb, tmp_path, weighted):
+    """User sparse codes travel with their points to the shards; each shard's
+    candidates (by code score, which no shard learns) include the unsharded
+    collection's from that shard, and it reranks exactly: with candidates for
+    every point the ids and scores equal one embedded collection's, with few
+    they are never worse; search_by_id takes each point's stored code."""
+    from test_cluster import assert_at_least_as_good
+
+    with vecstore.open(tmp_path / "one") as db:
+        local = codes_session(db, weighted)
+    sharded = codes_session(cdb, weighted, shards=3)
+    assert local.keys() == sharded.keys()
+    for key in local:
+        if key in ("few", "by_id_few"):
+            assert_at_least_as_good(sharded[key], local[key], "dot", key)
+            continue
+        assert_same(local[key], sharded[key], key)
+        assert not getattr(sharded[key], "partial", False), key
+    assert local["err_no_codes"][0] is vecstore.InvalidSparseError and local["err_missing"][0] is \
+        vecstore.PointNotFoundError

@@ -38,7 +38,6 @@ from ..errors import (
     DatabaseClosedError,
     DeadlineExceededError,
     InternalError,
-    InvalidConfigError,
     InvalidVectorError,
     PointNotFoundError,
     UnavailableError,
@@ -390,12 +389,14 @@ class ClusterCollection(interface.Collection):
         if self.metric == "cosine" and not np.all(np.any(x != 0, axis=1)):
             row = int(np.flatnonzero(~np.any(x != 0, axis=1))[0])
             raise InvalidVectorError(f"vector {row} is all zeros: cosine similarity needs a non-zero vector")
-        V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
+        codes = V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
         rows = check_sparse_vectors(sparse_vectors, len(ids), self.config)
         calls = {}
         for s, pos in self._split(ids).items():
             part = None if payloads is None else [payloads[i] for i in pos]
             kw = {} if rows is None else {"sparse_vectors": routing.sparse_entries(rows, pos)}
+            if codes is not None:  # user sparse codes go with their points
+                kw["sparse"] = routing.code_entries(codes, pos)
             calls[s] = ("upsert", (ids[pos], x[pos], part), kw)
         with self._write_lock:
             self._check_usable()
@@ -557,10 +558,24 @@ class ClusterCollection(interface.Collection):
             shown = ", ".join(named) + (", ..." if len(missing) > _MISSING_SHOWN else "")
             raise PointNotFoundError(f"collection '{self.name}' has no point with id {shown} "
                                      f"({len(missing)} of the {len(uniq)} ids asked for)")
+        codes = None
+        if self.config.quantization.kind == "sparse" and self.config.quantization.user_codes:
+            codes = self._stored_codes(uniq)  # with user codes, a point's own code is its query's
+            codes = [codes[i] for i in inverse.tolist()]
         hits = self.search(stored.vectors[inverse], k + 1, filter=filter, oversampling=oversampling,
-                           rescore=rescore, nprobe=nprobe, margin=margin, with_payloads=with_payloads,
-                           with_vectors=with_vectors)
+                           rescore=rescore, nprobe=nprobe, margin=margin, sparse_queries=codes,
+                           with_payloads=with_payloads, with_vectors=with_vectors)
         return routing.without_own(hits, ids)
+
+    def _stored_codes(self, ids: np.ndarray) -> list:
+        """The stored user sparse codes of ids (which exist), in their order."""
+        split = self._split(ids)
+        answers = self._read({s: ("stored_codes", (ids[pos],), {}) for s, pos in split.items()})
+        out: list = [None] * len(ids)
+        for s, pos in split.items():
+            for p, code in zip(pos.tolist(), answers[s]):
+                out[p] = code
+        return out
 
     def payload_indexes(self) -> dict[str, str]:
         self._check_usable()
@@ -717,9 +732,6 @@ class ClusterDatabase(interface.Database):
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
                                   sparse_vectors=sparse_vectors, id_type=id_type)
         shards, replicas = V.check_layout(shards, replicas)
-        q = config.quantization
-        if q.kind == "sparse" and getattr(q, "user_codes", False):
-            raise InvalidConfigError("user sparse codes are not supported on cluster collections yet")
         with self._lock:
             if name in self._collections:
                 raise CollectionExistsError(f"collection '{name}' already exists")

@@ -145,6 +145,16 @@ def sparse_entries(rows: SparseRows, positions: np.ndarray | None = None, *, emp
     return out
 
 
+def code_entries(rows: SparseRows, positions: np.ndarray) -> list:
+    """Checked user sparse codes -> the `sparse` argument of a shard's upsert
+    for those rows: indices, or (indices, weights) when weighted."""
+    out = []
+    for r in positions.tolist():
+        lo, hi = int(rows.indptr[r]), int(rows.indptr[r + 1])
+        out.append(rows.indices[lo:hi] if rows.weights is None else (rows.indices[lo:hi], rows.weights[lo:hi]))
+    return out
+
+
 def gather_points(n: int, parts: dict[int, tuple[np.ndarray, Points]], dim_out: int, stored_dtype: str,
                   request: np.ndarray) -> Points:
     """Per-shard `get` answers (positions sent, Points back) -> one Points in
