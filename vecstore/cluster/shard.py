@@ -31,7 +31,7 @@ COLLECTION_METHODS = frozenset({
     "optimize", "overwrite_payload", "payload_indexes", "scroll", "search", "set_payload", "upsert",
 })
 #: calls of a router beyond the public API, each a function of the collection
-ROUTER_METHODS = ("hybrid_lists",)
+ROUTER_METHODS = ("hybrid_lists", "stored_codes")
 
 
 def hybrid_lists(col: Any, queries: Any, depth: int, sparse_query: list, *, filter: dict | None,
@@ -44,6 +44,23 @@ def hybrid_lists(col: Any, queries: Any, depth: int, sparse_query: list, *, filt
     if queries is None:
         return None, sparse
     return col.search(queries, depth, filter=filter, **dense, **hit_data), sparse
+
+
+def stored_codes(col: Any, ids: Any) -> list:
+    """The user sparse codes stored for ids (which exist), in their order, as
+    search's sparse_queries takes them: search_by_id's query codes."""
+    from ..engine.hit_data import _code_list
+    from ..engine.keys import id_keys
+    from ..engine.persist import get_sparse
+
+    ids = col._ids.check(ids)
+    with col._storage.read() as txn:
+        stored, _ = col._ids.resolve(txn, ids)
+        have, rows = get_sparse(txn, col._dbs["sparse"], id_keys(stored), col.config.quantization.weighted)
+    if len(have) != len(ids):
+        from ..errors import PointNotFoundError
+        raise PointNotFoundError(f"collection '{col.name}': {len(ids) - len(have)} of the ids have no stored code")
+    return _code_list(rows)
 
 
 class ShardReplica:
@@ -81,7 +98,8 @@ class ShardReplica:
                 db.drop_collection(name)  # a first start that died before writing its identity
             db.create_collection(
                 name, dim=cfg.dim, metric=cfg.metric, quantization=cfg.quantization, vector_dtype=cfg.vector_dtype,
-                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram, sparse_vectors=cfg.sparse_vectors)
+                ivf=cfg.ivf, vectors_in_ram=cfg.vectors_in_ram, sparse_vectors=cfg.sparse_vectors,
+                id_type=cfg.id_type)
             db.close()
             _write_identity(self.directory, identity)
             found = identity
