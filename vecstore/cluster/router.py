@@ -596,7 +596,11 @@ class ClusterDatabase(interface.Database):
     @staticmethod
     def _identity(entry: dict, s: int, r: int, epoch: int) -> dict:
         """What replica r of shard s writes in its identity file (shard.py)."""
-        return {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r, "epoch": epoch}
+        identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
+                    "epoch": epoch}
+        if entry.get("stored_as"):  # restored under a new name (snapshots.py)
+            identity["stored_as"] = entry["stored_as"]
+        return identity
 
     def _replica_states(self, actors: list[list[Any]], timeout: float | None = None) -> list[dict]:
         """Each replica's status, asked of all at once within `timeout`
@@ -684,8 +688,14 @@ class ClusterDatabase(interface.Database):
             self._kill(col._actors)
 
     def snapshot(self, dest: str | os.PathLike) -> str:
+        """Per collection, one up-to-date replica of each shard copies itself
+        into dest/<collection>/shard-<s>/ under the collection's write lock,
+        then a manifest is written (snapshots.py; on several machines dest
+        must be a shared filesystem). Restore: vecstore.cluster.restore."""
         self._check_open()
-        raise UnavailableError("snapshots of cluster collections are not implemented yet")
+        from . import snapshots
+
+        return snapshots.take(self, dest)
 
     @property
     def closed(self) -> bool:

@@ -76,7 +76,7 @@ class ShardReplica:
             os.makedirs(self.directory, exist_ok=True)
             db = _open(self.directory)
             cfg = CollectionConfig.from_dict(config)
-            name = identity["collection"]
+            name = _stored_as(identity)
             if name in db.list_collections():
                 db.drop_collection(name)  # a first start that died before writing its identity
             db.create_collection(
@@ -93,7 +93,7 @@ class ShardReplica:
     def _serve(self, identity: dict) -> None:
         """Open the engine over the directory, whose identity is `identity`."""
         self._db = _open(self.directory)
-        self._col = self._db.get_collection(identity["collection"])
+        self._col = self._db.get_collection(_stored_as(identity))
         self.identity = identity
         self.quarantined, self.repairable = None, False
 
@@ -154,10 +154,22 @@ class ShardReplica:
     def install(self, files: dict[str, bytes], identity: dict) -> int:
         """Replace this replica's data with `files` (another replica's
         copy_files) under `identity` (its new epoch), then serve them; the
-        router sends no other call meanwhile. Returns the point count.
+        router sends no other call meanwhile. Returns the point count."""
+        def write(new: str) -> None:
+            os.makedirs(new)
+            for name, data in files.items():
+                with open(os.path.join(new, name), "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
 
-        Written beside the directory, then swapped in: a crash midway leaves
-        the old directory or none (quarantined, repaired again), never a mix."""
+        return self._replace(write, identity)
+
+    def _replace(self, fill: Any, identity: dict) -> int:
+        """Swap in a new copy of the data: fill(directory) writes it beside
+        the current one, then it replaces it in one rename, so a crash midway
+        leaves the old directory or none (quarantined, repaired again), never
+        a mix. Returns the point count of the new copy."""
         import shutil
 
         if _whose(identity) != _whose(self.identity):
@@ -167,13 +179,12 @@ class ShardReplica:
         new, old = self.directory + ".new", self.directory + ".old"
         for leftover in (new, old):
             shutil.rmtree(leftover, ignore_errors=True)
-        os.makedirs(new)
-        for name, data in files.items():
-            with open(os.path.join(new, name), "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        _write_identity(new, identity)
+        try:
+            fill(new)
+            _write_identity(new, identity)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
         with self._swap.exclusive():  # no call runs on the engine being swapped out
             if self._db is not None:
                 self._db.close()
@@ -184,6 +195,44 @@ class ShardReplica:
             shutil.rmtree(old, ignore_errors=True)
             self._serve(identity)
             return self._col.count()
+
+    # -- snapshots (snapshots.py): one replica per shard writes, every replica may restore ---
+    def snapshot_into(self, target: str) -> tuple[str, Any]:
+        """Write a consistent copy of this replica's database into directory
+        `target` (on this actor's node: the router's path must be a shared
+        filesystem to gather all shards in one place). Staged beside it and
+        renamed, so `target` is whole or absent. ("ok", facts for the
+        manifest) or ("down", reason)."""
+        import shutil
+
+        import ray
+
+        with self._swap.shared():
+            if self.quarantined is not None:
+                return "down", self.quarantined
+            staging = f"{target}.partial-r{self.identity['replica']}"
+            shutil.rmtree(staging, ignore_errors=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self._db.snapshot(staging)
+            count = self._col.count()
+            os.replace(staging, target)  # fails if another replica's copy got there first
+            _fsync_dir(os.path.dirname(target))
+            size = sum(os.path.getsize(os.path.join(target, f)) for f in os.listdir(target))
+            return "ok", {"replica": self.identity["replica"], "epoch": self.identity["epoch"], "count": count,
+                          "bytes": size, "node_id": ray.get_runtime_context().get_node_id()}
+
+    def restore_from(self, source: str, identity: dict) -> tuple[str, Any]:
+        """Replace this (new, empty) replica's data with the shard snapshot in
+        directory `source`, checked on the way (engine/restore.py). ("ok",
+        point count) or ("error", InvalidArgumentError: not a snapshot /
+        CorruptDatabaseError: failed its check)."""
+        from ..engine.restore import restore_snapshot
+        from ..errors import VecstoreError
+
+        try:
+            return "ok", self._replace(lambda new: restore_snapshot(source, new), identity)
+        except VecstoreError as exc:
+            return "error", exc
 
     def drop(self) -> None:
         """Delete the replica's data (the collection is being dropped)."""
@@ -198,6 +247,21 @@ class ShardReplica:
 def _whose(identity: dict) -> tuple:
     """What an identity names, whatever the epoch of the copy."""
     return identity["collection"], identity["uid"], identity["shard"], identity["replica"]
+
+
+def _stored_as(identity: dict) -> str:
+    """The engine collection inside the replica's database: its collection's
+    name, or, for one restored from a snapshot under a new name, the name the
+    snapshot's data carries (the engine has no rename)."""
+    return identity.get("stored_as") or identity["collection"]
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _open(directory: str) -> Any:
