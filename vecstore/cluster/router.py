@@ -81,6 +81,8 @@ class ClusterCollection(interface.Collection):
     def __init__(self, database: "ClusterDatabase", entry: dict) -> None:
         self._database = database
         entry.setdefault("stale", [[] for _ in range(entry["shards"])])  # catalogs from before catch-up
+        # per shard, the number of the last acknowledged write (shard.py: each replica notes its own)
+        entry.setdefault("txns", [0] * entry["shards"])
         self._entry = entry
         self.config = CollectionConfig.from_dict(entry["config"])
         # names this incarnation of the collection, as the engine's cid (gRPC's collection_id)
@@ -127,7 +129,7 @@ class ClusterCollection(interface.Collection):
 
         def send(s: int, r: int) -> Any:
             m, a, kw = calls[s]
-            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r])
+            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r], self._entry["txns"][s] + 1)
 
         pending = {send(s, r): (s, r) for s in calls for r in targets[s]}
         resend: dict[tuple[int, int], float] = {}  # replica -> when to send the call again
@@ -174,6 +176,9 @@ class ClusterCollection(interface.Collection):
                 raise UnavailableError(f"collection '{self.name}': no replica of shard {s} committed")
         if behind:
             self._mark_stale(behind, failure)
+        for s in calls:
+            self._entry["txns"][s] += 1
+        self._database._catalog.put(self.name, self._entry)  # before the acknowledgement: reads never go back
         return {s: answers[(s, min(r for r in targets[s] if (s, r) in answers))] for s in calls}
 
     def _mark_stale(self, replicas: set[tuple[int, int]], why: dict) -> None:
@@ -199,7 +204,8 @@ class ClusterCollection(interface.Collection):
 
         def send(s: int) -> Any:
             options = choices[s]
-            return self._actors[s][options[(start + tries[s]) % len(options)]].call.remote(*calls[s])
+            replica = self._actors[s][options[(start + tries[s]) % len(options)]]
+            return replica.call.remote(*calls[s], None, None, self._entry["txns"][s])  # no answer older than that
 
         answers: dict[int, Any] = {}
         pending = {}
@@ -246,9 +252,13 @@ class ClusterCollection(interface.Collection):
         epoch). The copy is taken and installed under the write lock, so it
         holds every acknowledged write and none is missed meanwhile."""
         db = self._database
+        known = list(self._entry["txns"])  # before the states: an up-to-date replica has at least these
         states = db._replica_states(self._actors, timeout=min(db.read_timeout, _STATUS_TIMEOUT))
         repairable = {(st["shard"], st["replica"]) for st in states
                       if st["state"] == "quarantined" and st.get("repairable")}
+        # serving, but an older copy than the writes acknowledged (a directory put back from a backup)
+        repairable |= {(st["shard"], st["replica"]) for st in states
+                       if st["state"] == "serving" and st.get("txn", 0) < known[st["shard"]]}
         # may take a copy: up (behind or not), or quarantined over an empty disk or an old copy;
         # never one quarantined over another's data
         alive = {(st["shard"], st["replica"]) for st in states if st["state"] == "serving"} | repairable
@@ -597,7 +607,7 @@ class ClusterDatabase(interface.Database):
     def _identity(entry: dict, s: int, r: int, epoch: int) -> dict:
         """What replica r of shard s writes in its identity file (shard.py)."""
         identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
-                    "epoch": epoch}
+                    "epoch": epoch, "txn": entry["txns"][s] if "txns" in entry else 0}
         if entry.get("stored_as"):  # restored under a new name (snapshots.py)
             identity["stored_as"] = entry["stored_as"]
         return identity

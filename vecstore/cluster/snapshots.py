@@ -200,7 +200,7 @@ def _restore_collection(db: "ClusterDatabase", src: str, saved: dict, name: str)
     shards, replicas = saved["shards"], saved["replicas"]
     entry = {"config": config, "shards": shards, "replicas": replicas, "uid": uuid.uuid4().hex[:12],
              "shard_map": list(saved["shard_map"]), "epochs": [[1] * replicas for _ in range(shards)],
-             "stale": [[] for _ in range(shards)]}
+             "stale": [[] for _ in range(shards)], "txns": [c.get("txn", 0) for c in saved["shard_copies"]]}
     if saved["stored_as"] != name:
         entry["stored_as"] = saved["stored_as"]  # the engine collection inside the copied data
     timeout = max(_SNAPSHOT_TIMEOUT, db.write_timeout)
