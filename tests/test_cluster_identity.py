@@ -76,6 +76,8 @@ def test_older_copy_of_a_replica_is_detected(ray_cluster, tmp_path):
         assert replica_count(col, 0, 1) < replica_count(col, 0, 0)  # it does hold less ...
         state, reason = own_reply(col, 0, 1)
         assert state == "down" and "stale copy" in reason  # ... and refuses to answer for the router
+        state, reason = ray.get(col._actors[0][1].snapshot_into.remote(str(tmp_path / "snap"), 2), timeout=120)
+        assert state == "down" and "stale copy" in reason and not (tmp_path / "snap").exists()  # nor copies itself
         for _ in range(4):  # reads start at either replica: all full
             assert col.count() == 900 and len(col.get(data.ids)) == 900
             got = col.search(data.xq, k=10)

@@ -249,7 +249,8 @@ class ClusterCollection(interface.Collection):
         """Bring lagging replicas up to date from an in-sync one; returns those
         that now serve again. A replica is lagging when the catalog marks it
         stale, or it is quarantined but repairable (an empty disk, an old
-        epoch). The copy is taken and installed under the write lock, so it
+        epoch, data older than its identity file), or it serves an older copy
+        than the last acknowledged write (its identity's txn). The copy is taken and installed under the write lock, so it
         holds every acknowledged write and none is missed meanwhile."""
         db = self._database
         known = list(self._entry["txns"])  # before the states: an up-to-date replica has at least these
@@ -257,18 +258,20 @@ class ClusterCollection(interface.Collection):
         repairable = {(st["shard"], st["replica"]) for st in states
                       if st["state"] == "quarantined" and st.get("repairable")}
         # serving, but an older copy than the writes acknowledged (a directory put back from a backup)
-        repairable |= {(st["shard"], st["replica"]) for st in states
-                       if st["state"] == "serving" and st.get("txn", 0) < known[st["shard"]]}
+        old = {(st["shard"], st["replica"]) for st in states
+               if st["state"] == "serving" and st.get("txn", 0) < known[st["shard"]]}
         # may take a copy: up (behind or not), or quarantined over an empty disk or an old copy;
         # never one quarantined over another's data
         alive = {(st["shard"], st["replica"]) for st in states if st["state"] == "serving"} | repairable
+        repairable |= old
         done = []
         with self._write_lock:
             if self._dropped or self._database.closed:
                 return done
             new = {(s, r) for s, r in repairable if r not in self._entry["stale"][s]}
             if new:
-                self._mark_stale(new, {key: "quarantined, repairable" for key in new})
+                self._mark_stale(new, {key: "an older copy than the writes acknowledged" if key in old
+                                       else "quarantined, repairable" for key in new})
             for s in range(self._shards):
                 sources = [r for r in self._in_sync(s) if (s, r) in alive]
                 for r in sorted(self._entry["stale"][s]):
@@ -285,7 +288,7 @@ class ClusterCollection(interface.Collection):
 
     def _copy(self, s: int, source: int, target: int) -> None:
         timeout = max(60.0, self._database.write_timeout)
-        files = ray.get(self._actors[s][source].copy_files.remote(), timeout=timeout)
+        files = ray.get(self._actors[s][source].copy_files.remote(self._entry["txns"][s]), timeout=timeout)
         epoch = max(self._entry["epochs"][s]) + 1
         identity = self._database._identity(self._entry, s, target, epoch)
         count = ray.get(self._actors[s][target].install.remote(files, identity), timeout=timeout)

@@ -179,13 +179,16 @@ class ShardReplica:
                 "repairable": self.repairable}
 
     # -- catch-up: a lagging replica takes a copy of an up-to-date one ----------------------
-    def copy_files(self) -> dict[str, bytes]:
+    def copy_files(self, min_txn: int = 0) -> dict[str, bytes]:
         """A consistent copy of this replica's database (one LMDB read
-        transaction, compacted): file name -> bytes, to send to a lagging replica."""
+        transaction, compacted): file name -> bytes, to send to a lagging
+        replica; refused when this copy is older than write `min_txn`."""
         import tempfile
 
         if self._db is None:
             raise RuntimeError(f"{self.directory} is quarantined: nothing to copy")
+        if self.identity.get("txn", 0) < min_txn:
+            raise RuntimeError(f"{self.directory} is a stale copy (write {self.identity.get('txn', 0)} < {min_txn})")
         with tempfile.TemporaryDirectory(dir=os.path.dirname(self.directory) or None) as tmp:
             dest = self._db.snapshot(os.path.join(tmp, "copy"))
             out = {}
@@ -243,12 +246,12 @@ class ShardReplica:
             return self._col.count()
 
     # -- snapshots (snapshots.py): one replica per shard writes, every replica may restore ---
-    def snapshot_into(self, target: str) -> tuple[str, Any]:
+    def snapshot_into(self, target: str, min_txn: int = 0) -> tuple[str, Any]:
         """Write a consistent copy of this replica's database into directory
         `target` (on this actor's node: the router's path must be a shared
         filesystem to gather all shards in one place). Staged beside it and
         renamed, so `target` is whole or absent. ("ok", facts for the
-        manifest) or ("down", reason)."""
+        manifest) or ("down", reason), as for a copy older than write `min_txn`."""
         import shutil
 
         import ray
@@ -256,6 +259,8 @@ class ShardReplica:
         with self._swap.shared():
             if self.quarantined is not None:
                 return "down", self.quarantined
+            if self.identity.get("txn", 0) < min_txn:
+                return "down", f"{self.directory}: a stale copy (write {self.identity.get('txn', 0)} < {min_txn})"
             staging = f"{target}.partial-r{self.identity['replica']}"
             shutil.rmtree(staging, ignore_errors=True)
             os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -98,7 +98,7 @@ def _take_collection(col: "ClusterCollection", dest: str) -> dict:
 
         def send(s: int) -> Any:
             r = options[s][tried[s]]
-            return col._actors[s][r].snapshot_into.remote(shard_dir(dest, col.name, s))
+            return col._actors[s][r].snapshot_into.remote(shard_dir(dest, col.name, s), col._entry["txns"][s])
 
         pending = {}
         for s in options:
