@@ -250,8 +250,9 @@ class ClusterCollection(interface.Collection):
         that now serve again. A replica is lagging when the catalog marks it
         stale, or it is quarantined but repairable (an empty disk, an old
         epoch, data older than its identity file), or it serves an older copy
-        than the last acknowledged write (its identity's txn). The copy is taken and installed under the write lock, so it
-        holds every acknowledged write and none is missed meanwhile."""
+        than the last acknowledged write (its identity's txn). The copy is
+        taken and installed under the write lock, so it holds every
+        acknowledged write and none is missed meanwhile."""
         db = self._database
         known = list(self._entry["txns"])  # before the states: an up-to-date replica has at least these
         states = db._replica_states(self._actors, timeout=min(db.read_timeout, _STATUS_TIMEOUT))
