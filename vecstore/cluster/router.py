@@ -110,6 +110,8 @@ class ClusterCollection(interface.Collection):
     def __init__(self, database: "ClusterDatabase", entry: dict) -> None:
         self._database = database
         entry.setdefault("stale", [[] for _ in range(entry["shards"])])  # catalogs from before catch-up
+        # per shard, the number of the last acknowledged write (shard.py: each replica notes its own)
+        entry.setdefault("txns", [0] * entry["shards"])
         self._entry = entry
         self.config = CollectionConfig.from_dict(entry["config"])
         # names this incarnation of the collection, as the engine's cid (gRPC's collection_id)
@@ -156,7 +158,7 @@ class ClusterCollection(interface.Collection):
 
         def send(s: int, r: int) -> Any:
             m, a, kw = calls[s]
-            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r])
+            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r], self._entry["txns"][s] + 1)
 
         pending = {send(s, r): (s, r) for s in calls for r in targets[s]}
         resend: dict[tuple[int, int], float] = {}  # replica -> when to send the call again
@@ -203,6 +205,9 @@ class ClusterCollection(interface.Collection):
                 raise UnavailableError(f"collection '{self.name}': no replica of shard {s} committed")
         if behind:
             self._mark_stale(behind, failure)
+        for s in calls:
+            self._entry["txns"][s] += 1
+        self._database._catalog.put(self.name, self._entry)  # before the acknowledgement: reads never go back
         return {s: answers[(s, min(r for r in targets[s] if (s, r) in answers))] for s in calls}
 
     def _mark_stale(self, replicas: set[tuple[int, int]], why: dict) -> None:
@@ -247,7 +252,7 @@ class ClusterCollection(interface.Collection):
             r = st.next_replica()
             if r is None:
                 return False
-            ref = self._actors[s][r].call.remote(*calls[s])
+            ref = self._actors[s][r].call.remote(*calls[s], None, None, self._entry["txns"][s])  # no answer older
             st.asked[ref], sent[ref] = r, s
             st.hedge_at = now + (end - now) / 2
             return True
@@ -322,22 +327,30 @@ class ClusterCollection(interface.Collection):
         """Bring lagging replicas up to date from an in-sync one; returns those
         that now serve again. A replica is lagging when the catalog marks it
         stale, or it is quarantined but repairable (an empty disk, an old
-        epoch). The copy is taken and installed under the write lock, so it
-        holds every acknowledged write and none is missed meanwhile."""
+        epoch, data older than its identity file), or it serves an older copy
+        than the last acknowledged write (its identity's txn). The copy is
+        taken and installed under the write lock, so it holds every
+        acknowledged write and none is missed meanwhile."""
         db = self._database
+        known = list(self._entry["txns"])  # before the states: an up-to-date replica has at least these
         states = db._replica_states(self._actors, timeout=min(db.read_timeout, _STATUS_TIMEOUT))
         repairable = {(st["shard"], st["replica"]) for st in states
                       if st["state"] == "quarantined" and st.get("repairable")}
+        # serving, but an older copy than the writes acknowledged (a directory put back from a backup)
+        old = {(st["shard"], st["replica"]) for st in states
+               if st["state"] == "serving" and st.get("txn", 0) < known[st["shard"]]}
         # may take a copy: up (behind or not), or quarantined over an empty disk or an old copy;
         # never one quarantined over another's data
         alive = {(st["shard"], st["replica"]) for st in states if st["state"] == "serving"} | repairable
+        repairable |= old
         done = []
         with self._write_lock:
             if self._dropped or self._database.closed:
                 return done
             new = {(s, r) for s, r in repairable if r not in self._entry["stale"][s]}
             if new:
-                self._mark_stale(new, {key: "quarantined, repairable" for key in new})
+                self._mark_stale(new, {key: "an older copy than the writes acknowledged" if key in old
+                                       else "quarantined, repairable" for key in new})
             for s in range(self._shards):
                 sources = [r for r in self._in_sync(s) if (s, r) in alive]
                 for r in sorted(self._entry["stale"][s]):
@@ -354,7 +367,7 @@ class ClusterCollection(interface.Collection):
 
     def _copy(self, s: int, source: int, target: int) -> None:
         timeout = max(60.0, self._database.write_timeout)
-        files = ray.get(self._actors[s][source].copy_files.remote(), timeout=timeout)
+        files = ray.get(self._actors[s][source].copy_files.remote(self._entry["txns"][s]), timeout=timeout)
         epoch = max(self._entry["epochs"][s]) + 1
         identity = self._database._identity(self._entry, s, target, epoch)
         count = ray.get(self._actors[s][target].install.remote(files, identity), timeout=timeout)
@@ -703,7 +716,11 @@ class ClusterDatabase(interface.Database):
     @staticmethod
     def _identity(entry: dict, s: int, r: int, epoch: int) -> dict:
         """What replica r of shard s writes in its identity file (shard.py)."""
-        return {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r, "epoch": epoch}
+        identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
+                    "epoch": epoch, "txn": entry["txns"][s] if "txns" in entry else 0}
+        if entry.get("stored_as"):  # restored under a new name (snapshots.py)
+            identity["stored_as"] = entry["stored_as"]
+        return identity
 
     def _replica_states(self, actors: list[list[Any]], timeout: float | None = None) -> list[dict]:
         """Each replica's status, asked of all at once within `timeout`
@@ -785,8 +802,14 @@ class ClusterDatabase(interface.Database):
             self._kill(col._actors)
 
     def snapshot(self, dest: str | os.PathLike) -> str:
+        """Per collection, one up-to-date replica of each shard copies itself
+        into dest/<collection>/shard-<s>/ under the collection's write lock,
+        then a manifest is written (snapshots.py; on several machines dest
+        must be a shared filesystem). Restore: vecstore.cluster.restore."""
         self._check_open()
-        raise UnavailableError("snapshots of cluster collections are not implemented yet")
+        from . import snapshots
+
+        return snapshots.take(self, dest)
 
     @property
     def closed(self) -> bool:
