@@ -418,9 +418,9 @@ ROUTER_GAPS = [
     "no public way to name a replica's process or start a catch-up round: `_actors`, `_catch_up()` as in the tests",
     "catch-up copies the whole shard (copy_files: one compacted LMDB copy, through the object store), "
     "whatever the number of writes missed",
-    "a read sent to a replica whose process was just killed waits until Ray reports the death (or the read's "
-    "deadline) before it asks the live peer: no hedged read, so one search stalls (the replicas=2 kill row's "
-    "max search ms)",
+    "a read sent to a replica whose process was just killed waits until Ray reports the death before it asks "
+    "the live peer (the hedged read starts only once half the time left has passed: 5 s at the default "
+    "read_timeout), so one search stalls (the replicas=2 kill row's max search ms)",
 ]
 
 

@@ -97,10 +97,15 @@ def test_k_larger_than_collection_pads_with_minus_one(db, rng):
         assert np.isnan(res.scores[:, 6:]).all() and np.isfinite(res.scores[:, :6]).all()
 
 
-def test_search_on_empty_collection(db, rng):
-    col = db.create_collection("docs", dim=8)
-    res = col.search(rng.standard_normal((3, 8)), k=2)
-    assert (res.ids == -1).all()
+@pytest.mark.parametrize("quantization", ["binary", "none", "scalar", "pq", "residual_binary"])
+def test_search_on_empty_collection(db, rng, quantization):
+    # "none" scans its (empty) slot table at once: its padding used to index an empty id table
+    col = db.create_collection("docs", dim=8, quantization=quantization)
+    for queries, kw in ((rng.standard_normal((3, 8)), {}), (rng.standard_normal(8), {}),
+                        (rng.standard_normal((2, 8)), {"filter": {"tag": "a"}})):
+        res = col.search(queries, k=2, **kw)
+        assert res.ids.shape == (len(np.atleast_2d(queries)), 2)
+        assert (res.ids == -1).all() and np.isnan(res.scores).all()
 
 
 def test_upsert_replaces_vector_and_payload(db, rng):

@@ -40,6 +40,16 @@ def connect(address: str, path: str = "vecstore-cluster", **options: Any) -> "Cl
     return _router().ClusterDatabase(address, path, **options)
 
 
+def restore(db: "ClusterDatabase", src: str, collection: str | None = None, *, name: str | None = None) -> list[str]:
+    """Create collections of `db` from a cluster snapshot (`db.snapshot(dest)`):
+    all it holds, or `collection`, optionally under a new `name`. Returns the
+    names created. See vecstore/cluster/snapshots.py."""
+    from . import snapshots
+
+    _router()
+    return snapshots.restore(db, src, collection, name=name)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("ClusterDatabase", "ClusterCollection"):
         return getattr(_router(), name)
@@ -53,4 +63,4 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["connect", "ClusterDatabase", "ClusterCollection"]
+__all__ = ["connect", "restore", "ClusterDatabase", "ClusterCollection"]

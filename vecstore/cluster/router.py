@@ -5,9 +5,12 @@ Writes are split by id (routing.py), validated whole before anything is sent
 target shard and acknowledged only when all of them committed; a replica that
 is restarting is retried until `write_timeout`. Writes to one collection are
 serialised here so every replica applies them in the same order. Reads go to
-one live replica per shard (the next one if it fails); a search that finds no
-live replica of some shard within `read_timeout` returns what the others have,
-with `SearchResult.partial` set and a log line.
+one live replica per shard (the next one if it fails or is stuck) and wait
+until the call's deadline (gRPC's, or the `timeout=` of a read here; see
+api/deadline.py) or `read_timeout`, whichever is sooner; a search with some
+shard unanswered by then returns what the others have, with
+`SearchResult.partial` set and a log line (DeadlineExceededError when no shard
+answered within the call's deadline).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 import ray
 
-from ..api import interface
+from ..api import deadline, interface
+from ..api import ids as I
 from ..api import validate as V
 from ..api.filters import compile_filter
 from ..api.fusion import check_fusion, check_hybrid_args, fuse
@@ -32,8 +36,8 @@ from ..errors import (
     CollectionExistsError,
     CollectionNotFoundError,
     DatabaseClosedError,
+    DeadlineExceededError,
     InternalError,
-    InvalidConfigError,
     InvalidVectorError,
     PointNotFoundError,
     UnavailableError,
@@ -77,10 +81,37 @@ def _result(reply: tuple[str, Any]) -> Any:
     raise _Down(value)
 
 
+class _ShardRead:
+    """One shard's part of a read (ClusterCollection._read): its in-sync
+    replicas, the requests in flight, the replicas that failed."""
+
+    def __init__(self, options: list[int], turn: int) -> None:
+        self.options = options
+        self.turn = turn  # which replica to ask next: reads rotate over the replicas
+        self.asked: dict[Any, int] = {}  # request in flight -> replica
+        self.down: set[int] = set()  # answered "quarantined"
+        self.failed: set[int] = set()  # dead or restarting since the last pause
+        self.retry_at: float | None = None
+        self.hedge_at = 0.0
+        self.why = "no answer"
+
+    def next_replica(self) -> int | None:
+        """A replica to ask: not quarantined, not failed, not already asked (None: none)."""
+        busy = set(self.asked.values())
+        for _ in range(len(self.options)):
+            r = self.options[self.turn % len(self.options)]
+            self.turn += 1
+            if r not in self.down and r not in self.failed and r not in busy:
+                return r
+        return None
+
+
 class ClusterCollection(interface.Collection):
     def __init__(self, database: "ClusterDatabase", entry: dict) -> None:
         self._database = database
         entry.setdefault("stale", [[] for _ in range(entry["shards"])])  # catalogs from before catch-up
+        # per shard, the number of the last acknowledged write (shard.py: each replica notes its own)
+        entry.setdefault("txns", [0] * entry["shards"])
         self._entry = entry
         self.config = CollectionConfig.from_dict(entry["config"])
         # names this incarnation of the collection, as the engine's cid (gRPC's collection_id)
@@ -127,7 +158,7 @@ class ClusterCollection(interface.Collection):
 
         def send(s: int, r: int) -> Any:
             m, a, kw = calls[s]
-            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r])
+            return self._actors[s][r].call.remote(m, a, kw, self._entry["epochs"][s][r], self._entry["txns"][s] + 1)
 
         pending = {send(s, r): (s, r) for s in calls for r in targets[s]}
         resend: dict[tuple[int, int], float] = {}  # replica -> when to send the call again
@@ -174,6 +205,9 @@ class ClusterCollection(interface.Collection):
                 raise UnavailableError(f"collection '{self.name}': no replica of shard {s} committed")
         if behind:
             self._mark_stale(behind, failure)
+        for s in calls:
+            self._entry["txns"][s] += 1
+        self._database._catalog.put(self.name, self._entry)  # before the acknowledgement: reads never go back
         return {s: answers[(s, min(r for r in targets[s] if (s, r) in answers))] for s in calls}
 
     def _mark_stale(self, replicas: set[tuple[int, int]], why: dict) -> None:
@@ -189,53 +223,103 @@ class ClusterCollection(interface.Collection):
         return self._write({s: (method, args, kwargs) for s in range(self._shards)})
 
     def _read(self, calls: dict[int, tuple[str, tuple, dict]], *, partial_ok: bool = False) -> dict[int, Any]:
-        """One live in-sync replica per shard; shard -> answer. A shard with no
-        live replica within read_timeout is left out when partial_ok, else raises."""
-        deadline = time.monotonic() + self._database.read_timeout
-        start = next(self._turn)
-        choices = {s: self._in_sync(s) for s in calls}
-        tries = {s: 0 for s in calls}
-        down: dict[int, set[int]] = {s: set() for s in calls}  # replicas that answered "quarantined"
+        """One live in-sync replica per shard; shard -> answer.
 
-        def send(s: int) -> Any:
-            options = choices[s]
-            return self._actors[s][options[(start + tries[s]) % len(options)]].call.remote(*calls[s])
-
+        Waits until the call's deadline (api/deadline.py: the gRPC client's,
+        or a `timeout=`) or read_timeout, whichever comes first. A replica
+        still silent once half the time left has passed is presumed stuck: the
+        shard's next replica is asked as well, and the first answer counts. A
+        dead or restarting replica is retried, on the next replica first. A
+        shard unanswered at the end is left out when partial_ok (with a log
+        line; the caller marks its result partial), else raises:
+        DeadlineExceededError when the call's deadline ran out, UnavailableError
+        otherwise. A call's deadline that passes with no shard answered raises
+        DeadlineExceededError even when partial_ok."""
+        now = time.monotonic()
+        end, by_call = now + self._database.read_timeout, False
+        if deadline.current() is not None and deadline.current() < end:
+            end, by_call = deadline.current(), True
+        if by_call and end <= now:
+            raise DeadlineExceededError(f"collection '{self.name}': the call's deadline passed before it was sent")
+        turn = next(self._turn)
+        shards = {s: _ShardRead(self._in_sync(s), turn) for s in calls}
+        sent: dict[Any, int] = {}  # request in flight -> its shard
         answers: dict[int, Any] = {}
-        pending = {}
-        for s in calls:
-            if choices[s]:
-                pending[s] = send(s)
-            elif partial_ok:
-                log.warning("collection '%s': shard %d has no up-to-date replica: answer is partial", self.name, s)
+        timed_out = False
+
+        def ask(s: int, now: float) -> bool:
+            st = shards[s]
+            r = st.next_replica()
+            if r is None:
+                return False
+            ref = self._actors[s][r].call.remote(*calls[s], None, None, self._entry["txns"][s])  # no answer older
+            st.asked[ref], sent[ref] = r, s
+            st.hedge_at = now + (end - now) / 2
+            return True
+
+        def give_up(s: int, why: str) -> None:
+            shards.pop(s)
+            if partial_ok:
+                log.warning("collection '%s': no answer from shard %d (%s): answer is partial", self.name, s, why)
+                return
+            if by_call and timed_out:
+                raise DeadlineExceededError(f"collection '{self.name}': shard {s} did not answer within the "
+                                            f"call's deadline ({why})")
+            raise UnavailableError(f"collection '{self.name}': no live replica of shard {s} within "
+                                   f"{self._database.read_timeout}s ({why})")
+
+        for s in list(shards):
+            if shards[s].options:
+                ask(s, now)
             else:
-                raise UnavailableError(f"collection '{self.name}': shard {s} has no up-to-date replica")
-        while pending:
-            retry = {}
-            for s, ref in pending.items():
-                options = choices[s]
-                replica = options[(start + tries[s]) % len(options)]
+                give_up(s, "no up-to-date replica")
+        while shards:
+            now = time.monotonic()
+            if now >= end:
+                timed_out = True
+                for s in sorted(shards):
+                    give_up(s, shards[s].why)
+                break
+            wake = min([end, *(st.hedge_at for st in shards.values() if st.asked),
+                        *(st.retry_at for st in shards.values() if st.retry_at is not None)])
+            ready: list = []
+            if sent:
+                ready, _ = ray.wait(list(sent), num_returns=1, timeout=max(0.0, wake - now))
+            else:
+                time.sleep(max(0.0, wake - now))
+            now = time.monotonic()
+            for ref in ready:
+                s = sent.pop(ref)
+                st = shards.get(s)
+                if st is None:
+                    continue  # a hedged request of a shard already answered (or given up)
+                r = st.asked.pop(ref)
                 try:
-                    answers[s] = _fetch(ref, deadline - time.monotonic())
-                except (_Down, *_REPLICA_ERRORS) as exc:
-                    if isinstance(exc, _Down):
-                        down[s].add(replica)
-                    # waiting helps a restarting replica, never a quarantined one
-                    if time.monotonic() >= deadline or len(down[s]) == len(options):
-                        if partial_ok:
-                            log.warning("collection '%s': no live replica of shard %d (%s: %s): answer is partial",
-                                        self.name, s, type(exc).__name__, exc)
-                            continue
-                        raise UnavailableError(
-                            f"collection '{self.name}': no live replica of shard {s} within "
-                            f"{self._database.read_timeout}s ({type(exc).__name__}: {exc})") from None
-                    tries[s] += 1
-                    retry[s] = calls[s]
-            if retry:
-                if all(tries[s] % len(choices[s]) == 0 for s in retry):
-                    time.sleep(_RETRY_PAUSE)  # every replica tried once: give restarts a moment
-                retry = {s: send(s) for s in retry}
-            pending = retry
+                    answers[s] = _fetch(ref, 0)
+                except _Down as exc:  # quarantined: waiting will not help
+                    st.down.add(r)
+                    st.why = f"replica {r}: {exc}"
+                except _REPLICA_ERRORS as exc:  # dead or restarting: may come back
+                    st.failed.add(r)
+                    st.why = f"replica {r}: {type(exc).__name__}: {exc}"
+                else:
+                    for other in st.asked:
+                        sent.pop(other, None)
+                    del shards[s]
+                    continue
+                if len(st.down) == len(st.options):
+                    give_up(s, st.why)
+                elif not st.asked and not ask(s, now):
+                    st.retry_at = now + _RETRY_PAUSE  # every replica failed once: give restarts a moment
+            for s, st in list(shards.items()):
+                if st.retry_at is not None and st.retry_at <= now:
+                    st.retry_at = None
+                    st.failed.clear()
+                    ask(s, now)
+                elif st.asked and st.hedge_at <= now and not ask(s, now):
+                    st.hedge_at = end  # no other replica to ask
+        if by_call and timed_out and not answers:
+            raise DeadlineExceededError(f"collection '{self.name}': no shard answered within the call's deadline")
         return answers
 
     # -- catch-up -------------------------------------------------------------------------
@@ -243,22 +327,30 @@ class ClusterCollection(interface.Collection):
         """Bring lagging replicas up to date from an in-sync one; returns those
         that now serve again. A replica is lagging when the catalog marks it
         stale, or it is quarantined but repairable (an empty disk, an old
-        epoch). The copy is taken and installed under the write lock, so it
-        holds every acknowledged write and none is missed meanwhile."""
+        epoch, data older than its identity file), or it serves an older copy
+        than the last acknowledged write (its identity's txn). The copy is
+        taken and installed under the write lock, so it holds every
+        acknowledged write and none is missed meanwhile."""
         db = self._database
+        known = list(self._entry["txns"])  # before the states: an up-to-date replica has at least these
         states = db._replica_states(self._actors, timeout=min(db.read_timeout, _STATUS_TIMEOUT))
         repairable = {(st["shard"], st["replica"]) for st in states
                       if st["state"] == "quarantined" and st.get("repairable")}
+        # serving, but an older copy than the writes acknowledged (a directory put back from a backup)
+        old = {(st["shard"], st["replica"]) for st in states
+               if st["state"] == "serving" and st.get("txn", 0) < known[st["shard"]]}
         # may take a copy: up (behind or not), or quarantined over an empty disk or an old copy;
         # never one quarantined over another's data
         alive = {(st["shard"], st["replica"]) for st in states if st["state"] == "serving"} | repairable
+        repairable |= old
         done = []
         with self._write_lock:
             if self._dropped or self._database.closed:
                 return done
             new = {(s, r) for s, r in repairable if r not in self._entry["stale"][s]}
             if new:
-                self._mark_stale(new, {key: "quarantined, repairable" for key in new})
+                self._mark_stale(new, {key: "an older copy than the writes acknowledged" if key in old
+                                       else "quarantined, repairable" for key in new})
             for s in range(self._shards):
                 sources = [r for r in self._in_sync(s) if (s, r) in alive]
                 for r in sorted(self._entry["stale"][s]):
@@ -275,7 +367,7 @@ class ClusterCollection(interface.Collection):
 
     def _copy(self, s: int, source: int, target: int) -> None:
         timeout = max(60.0, self._database.write_timeout)
-        files = ray.get(self._actors[s][source].copy_files.remote(), timeout=timeout)
+        files = ray.get(self._actors[s][source].copy_files.remote(self._entry["txns"][s]), timeout=timeout)
         epoch = max(self._entry["epochs"][s]) + 1
         identity = self._database._identity(self._entry, s, target, epoch)
         count = ray.get(self._actors[s][target].install.remote(files, identity), timeout=timeout)
@@ -288,6 +380,10 @@ class ClusterCollection(interface.Collection):
     def _read_all(self, method: str, *args: Any, **kwargs: Any) -> dict[int, Any]:
         return self._read({s: (method, args, kwargs) for s in range(self._shards)})
 
+    def _ids(self, ids: Any, *, allow_empty: bool = False) -> np.ndarray:
+        """ids checked as the engine checks them for this collection's id_type."""
+        return I.check_ids_of(self.config.id_type, ids, self.name, allow_empty=allow_empty)
+
     def _split(self, ids: np.ndarray) -> dict[int, np.ndarray]:
         return routing.split(ids, self._map, self._shards)
 
@@ -297,8 +393,8 @@ class ClusterCollection(interface.Collection):
         self._check_usable()
         if payloads is not None and not isinstance(payloads, (list, tuple)):
             payloads = list(payloads)  # indexed per shard below
-        ids = V.check_ids(ids)
-        V.check_unique(ids)
+        ids = self._ids(ids)
+        I.check_unique_ids(ids)
         x = V.check_vectors(vectors, self.dim, collection=self.name)
         V.check_norms(x, self.metric)
         V.check_lengths(len(ids), len(x))
@@ -306,12 +402,14 @@ class ClusterCollection(interface.Collection):
         if self.metric == "cosine" and not np.all(np.any(x != 0, axis=1)):
             row = int(np.flatnonzero(~np.any(x != 0, axis=1))[0])
             raise InvalidVectorError(f"vector {row} is all zeros: cosine similarity needs a non-zero vector")
-        V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
+        codes = V.check_user_sparse(sparse, len(ids), self.config, what="sparse")
         rows = check_sparse_vectors(sparse_vectors, len(ids), self.config)
         calls = {}
         for s, pos in self._split(ids).items():
             part = None if payloads is None else [payloads[i] for i in pos]
             kw = {} if rows is None else {"sparse_vectors": routing.sparse_entries(rows, pos)}
+            if codes is not None:  # user sparse codes go with their points
+                kw["sparse"] = routing.code_entries(codes, pos)
             calls[s] = ("upsert", (ids[pos], x[pos], part), kw)
         with self._write_lock:
             self._check_usable()
@@ -328,7 +426,7 @@ class ClusterCollection(interface.Collection):
         return self._edit("delete", ids)
 
     def _edit(self, method: str, ids: Any, *rest: Any) -> int:
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._ids(ids, allow_empty=True)
         if not len(ids):
             return 0
         calls = {s: (method, (ids[pos], *rest), {}) for s, pos in self._split(ids).items()}
@@ -370,30 +468,34 @@ class ClusterCollection(interface.Collection):
             self._write_all("optimize")
 
     # -- reads ----------------------------------------------------------------------------
+    @deadline.takes_timeout
     def count(self, *, filter: dict | None = None) -> int:
         self._check_usable()
         compile_filter(filter)
         return int(sum(self._read_all("count", filter=filter).values()))
 
+    @deadline.takes_timeout
     def get(self, ids: Any, *, with_vectors: bool = True, with_payloads: bool = True) -> Points:
         self._check_usable()
-        ids = V.check_ids(ids, allow_empty=True)
+        ids = self._ids(ids, allow_empty=True)
         split = self._split(ids)
         kw = {"with_vectors": with_vectors, "with_payloads": with_payloads}
         answers = self._read({s: ("get", (ids[pos],), kw) for s, pos in split.items()})
         parts = {s: (split[s], answers[s]) for s in split}
         return routing.gather_points(len(ids), parts, self.dim if with_vectors else 0, self.config.vector_dtype, ids)
 
-    def scroll(self, limit: int = 100, *, after: int | None = None, filter: dict | None = None,
+    @deadline.takes_timeout
+    def scroll(self, limit: int = 100, *, after: int | str | None = None, filter: dict | None = None,
                with_vectors: bool = False, with_payloads: bool = True) -> ScrollPage:
         self._check_usable()
         limit = V.check_limit(limit)
-        after = V.check_cursor(after)
+        after = I.check_cursor_of(self.config.id_type, after, self.name)
         compile_filter(filter)
         pages = self._read_all("scroll", limit, after=after, filter=filter, with_vectors=with_vectors,
                                with_payloads=with_payloads)
         return routing.merge_scroll([pages[s] for s in sorted(pages)], limit, self.config.vector_dtype)
 
+    @deadline.takes_timeout
     def search(self, queries: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                rescore: bool | None = None, nprobe: int | None = None, sparse_queries: Any = None,
                margin: float | None = None, sparse_query: Any = None, fusion: str = "rrf", rrf_k: float = 60,
@@ -416,7 +518,7 @@ class ClusterCollection(interface.Collection):
         kw = {"filter": filter, **dense, **hit_data}
         answers = self._read({s: ("search", (q, k), kw) for s in range(self._shards)}, partial_ok=True)
         if not answers:
-            return _nothing(len(q), k, self.dim, hit_data)
+            return _nothing(len(q), k, self.dim, hit_data, self.config.id_type)
         merged = routing.merge_search([answers[s] for s in sorted(answers)], k, self.metric)
         return _marked(merged, len(answers) < self._shards)
 
@@ -430,7 +532,7 @@ class ClusterCollection(interface.Collection):
         kw = {"filter": filter, "dense": dense, **hit_data}
         answers = self._read({s: ("hybrid_lists", (q, depth, sq), kw) for s in range(self._shards)}, partial_ok=True)
         if not answers:
-            return _nothing(len(q_rows), k, self.dim, hit_data)
+            return _nothing(len(q_rows), k, self.dim, hit_data, self.config.id_type)
         partial = len(answers) < self._shards
         parts = [answers[s] for s in sorted(answers)]
         sparse = routing.merge_search([p[1] for p in parts], depth, "dot")  # dot products: higher is better
@@ -442,13 +544,14 @@ class ClusterCollection(interface.Collection):
         fused = routing.attach_from(fused, [dense_hits, sparse], self.dim, **hit_data)
         return _marked(fused, partial)
 
+    @deadline.takes_timeout
     def search_by_id(self, ids: Any, k: int = 10, *, filter: dict | None = None, oversampling: float | None = None,
                      rescore: bool | None = None, nprobe: int | None = None, margin: float | None = None,
                      with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
         """The points' stored vectors (read from their shards) as queries, k + 1
         searched over every shard, each point dropped from its own hits."""
         self._check_usable()
-        ids = V.check_ids(ids)
+        ids = self._ids(ids)
         k = V.check_by_id_k(k)
         # the engine's checks, in its order (hit_data.search_by_id): the same errors
         qcfg = self.config.quantization
@@ -464,13 +567,28 @@ class ClusterCollection(interface.Collection):
         stored = self.get(uniq, with_payloads=False)
         if len(stored.ids) != len(uniq):
             missing = np.setdiff1d(uniq, stored.ids).tolist()
-            shown = ", ".join(map(str, missing[:_MISSING_SHOWN])) + (", ..." if len(missing) > _MISSING_SHOWN else "")
+            named = map(repr if isinstance(missing[0], str) else str, missing[:_MISSING_SHOWN])  # as the engine
+            shown = ", ".join(named) + (", ..." if len(missing) > _MISSING_SHOWN else "")
             raise PointNotFoundError(f"collection '{self.name}' has no point with id {shown} "
                                      f"({len(missing)} of the {len(uniq)} ids asked for)")
+        codes = None
+        if self.config.quantization.kind == "sparse" and self.config.quantization.user_codes:
+            codes = self._stored_codes(uniq)  # with user codes, a point's own code is its query's
+            codes = [codes[i] for i in inverse.tolist()]
         hits = self.search(stored.vectors[inverse], k + 1, filter=filter, oversampling=oversampling,
-                           rescore=rescore, nprobe=nprobe, margin=margin, with_payloads=with_payloads,
-                           with_vectors=with_vectors)
+                           rescore=rescore, nprobe=nprobe, margin=margin, sparse_queries=codes,
+                           with_payloads=with_payloads, with_vectors=with_vectors)
         return routing.without_own(hits, ids)
+
+    def _stored_codes(self, ids: np.ndarray) -> list:
+        """The stored user sparse codes of ids (which exist), in their order."""
+        split = self._split(ids)
+        answers = self._read({s: ("stored_codes", (ids[pos],), {}) for s, pos in split.items()})
+        out: list = [None] * len(ids)
+        for s, pos in split.items():
+            for p, code in zip(pos.tolist(), answers[s]):
+                out[p] = code
+        return out
 
     def payload_indexes(self) -> dict[str, str]:
         self._check_usable()
@@ -500,9 +618,10 @@ class ClusterCollection(interface.Collection):
         )
 
 
-def _nothing(nq: int, k: int, dim: int, hit_data: dict) -> SearchResult:
-    """No shard answered: every row padding, marked partial."""
-    return SearchResult(ids=np.full((nq, k), -1, np.int64), scores=np.full((nq, k), np.nan, np.float32),
+def _nothing(nq: int, k: int, dim: int, hit_data: dict, id_type: str) -> SearchResult:
+    """No shard answered: every row padding (-1, or None for str ids), marked partial."""
+    ids = np.full((nq, k), None, object) if id_type == "str" else np.full((nq, k), -1, np.int64)
+    return SearchResult(ids=ids, scores=np.full((nq, k), np.nan, np.float32),
                         payloads=[[None] * k for _ in range(nq)] if hit_data["with_payloads"] else None,
                         vectors=np.full((nq, k, dim), np.nan, np.float32) if hit_data["with_vectors"] else None,
                         partial=True)
@@ -524,7 +643,8 @@ class ClusterDatabase(interface.Database):
     r of shard s is pinned to node_resources[(s + r) % len] (replicas of one
     shard on different nodes), else Ray spreads them.
 
-    read_timeout: how long a read waits for some live replica of each shard.
+    read_timeout: how long a read waits for some live replica of each shard
+    (at most: a call's own deadline, `timeout=` or gRPC's, may be sooner).
     write_timeout: how long a write retries a shard none of whose replicas
     committed. replica_timeout: how long after a peer committed a write
     waits for a replica before leaving it behind (stale, caught up later).
@@ -596,7 +716,11 @@ class ClusterDatabase(interface.Database):
     @staticmethod
     def _identity(entry: dict, s: int, r: int, epoch: int) -> dict:
         """What replica r of shard s writes in its identity file (shard.py)."""
-        return {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r, "epoch": epoch}
+        identity = {"collection": entry["config"]["name"], "uid": entry["uid"], "shard": s, "replica": r,
+                    "epoch": epoch, "txn": entry["txns"][s] if "txns" in entry else 0}
+        if entry.get("stored_as"):  # restored under a new name (snapshots.py)
+            identity["stored_as"] = entry["stored_as"]
+        return identity
 
     def _replica_states(self, actors: list[list[Any]], timeout: float | None = None) -> list[dict]:
         """Each replica's status, asked of all at once within `timeout`
@@ -619,18 +743,12 @@ class ClusterDatabase(interface.Database):
                           replicas: int = 1) -> ClusterCollection:
         """As the engine's, plus shards (points split by id hash) and replicas
         (copies of each shard, on different nodes when node_resources allow).
-        Cluster collections take int ids only, for now."""
+        str ids (id_type="str") route by a hash of their UTF-8 bytes (routing.py)."""
         self._check_open()
-        if id_type != "int":
-            raise InvalidConfigError(f"id_type={id_type!r}: cluster collections take int ids only, for now "
-                                     "(string ids are per engine; routing them is not built yet)")
         config = CollectionConfig(name=name, dim=dim, metric=metric, quantization=quantization,
                                   vector_dtype=vector_dtype, ivf=ivf, vectors_in_ram=vectors_in_ram,
-                                  sparse_vectors=sparse_vectors)
+                                  sparse_vectors=sparse_vectors, id_type=id_type)
         shards, replicas = V.check_layout(shards, replicas)
-        q = config.quantization
-        if q.kind == "sparse" and getattr(q, "user_codes", False):
-            raise InvalidConfigError("user sparse codes are not supported on cluster collections yet")
         with self._lock:
             if name in self._collections:
                 raise CollectionExistsError(f"collection '{name}' already exists")
@@ -684,8 +802,14 @@ class ClusterDatabase(interface.Database):
             self._kill(col._actors)
 
     def snapshot(self, dest: str | os.PathLike) -> str:
+        """Per collection, one up-to-date replica of each shard copies itself
+        into dest/<collection>/shard-<s>/ under the collection's write lock,
+        then a manifest is written (snapshots.py; on several machines dest
+        must be a shared filesystem). Restore: vecstore.cluster.restore."""
         self._check_open()
-        raise UnavailableError("snapshots of cluster collections are not implemented yet")
+        from . import snapshots
+
+        return snapshots.take(self, dest)
 
     @property
     def closed(self) -> bool:

@@ -1,13 +1,15 @@
 """Where points live in a sharded collection, and how shard answers merge.
 
-Pure numpy (no Ray): an id hashes (splitmix64, stable across processes and
-versions) into one of VIRTUAL_SHARDS virtual shards; the catalog's shard map
+Pure numpy (no Ray): an id hashes (splitmix64 of an int id, BLAKE2b of a
+str id's UTF-8 bytes: both stable across processes and versions) into one of
+VIRTUAL_SHARDS virtual shards; the catalog's shard map
 says which shard holds each virtual shard. Keeping the virtual count fixed
 means a later re-sharding moves whole virtual shards, never rehashes ids.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +26,11 @@ def default_shard_map(shards: int) -> list[int]:
 
 
 def virtual_shard(ids: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser of each id, modulo VIRTUAL_SHARDS."""
+    """splitmix64 finaliser of each int id, modulo VIRTUAL_SHARDS; str ids
+    (an object array): the first 8 bytes of BLAKE2b of their UTF-8 bytes."""
+    if ids.dtype == object:
+        return np.fromiter((int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "little")
+                            % VIRTUAL_SHARDS for v in ids.tolist()), dtype=np.int64, count=len(ids))
     with np.errstate(over="ignore"):
         z = ids.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -48,15 +54,33 @@ def split(ids: np.ndarray, shard_map: Sequence[int], shards: int) -> dict[int, n
     return out
 
 
+def is_hit(ids: np.ndarray) -> np.ndarray:
+    """Where ids are hits, not padding (-1 for int ids, None for str ids)."""
+    if ids.dtype != object:
+        return ids >= 0
+    return np.array([v is not None for v in ids.reshape(-1).tolist()], dtype=bool).reshape(ids.shape)
+
+
+def id_rank(ids: np.ndarray) -> np.ndarray:
+    """int64 keys ordered as the ids (str ids: by UTF-8 bytes, as Python
+    orders str; padding None last), to break score ties by id."""
+    if ids.dtype != object:
+        return ids
+    flat = ids.reshape(-1).tolist()
+    names = sorted({v for v in flat if v is not None})
+    rank = {v: i for i, v in enumerate(names)}
+    return np.array([rank.get(v, len(names)) for v in flat], dtype=np.int64).reshape(ids.shape)
+
+
 def merge_search(parts: list[SearchResult], k: int, metric: str) -> SearchResult:
     """Each shard's exact top-k -> the top-k of their union (ties by id). The
     hits' payloads / vectors, when the shards returned them, move with them."""
     ids = np.concatenate([p.ids for p in parts], axis=1)
     scores = np.concatenate([p.scores for p in parts], axis=1)
     key = scores.astype(np.float64) if metric == "l2" else -scores.astype(np.float64)
-    key = np.where(ids >= 0, key, np.inf)  # padding (NaN) last
+    key = np.where(is_hit(ids), key, np.inf)  # padding (NaN) last
     key = np.where(np.isnan(key), np.inf, key)
-    order = np.lexsort((ids, key), axis=-1)[:, :k]
+    order = np.lexsort((id_rank(ids), key), axis=-1)[:, :k]
     vectors = payloads = None
     if parts[0].vectors is not None:
         stacked = np.concatenate([p.vectors for p in parts], axis=1)
@@ -78,7 +102,7 @@ def attach_from(result: SearchResult, sources: list[SearchResult], dim: int, wit
     for src in sources:
         for q in range(len(src.ids)):
             for j, i in enumerate(src.ids[q].tolist()):
-                if i >= 0 and i not in found:
+                if i is not None and (isinstance(i, str) or i >= 0) and i not in found:
                     found[i] = (src.payloads[q][j] if with_payloads else None,
                                 src.vectors[q, j] if with_vectors else None)
     nq, k = result.ids.shape
@@ -86,7 +110,7 @@ def attach_from(result: SearchResult, sources: list[SearchResult], dim: int, wit
     payloads = [[None] * k for _ in range(nq)] if with_payloads else None
     for q in range(nq):
         for j, i in enumerate(result.ids[q].tolist()):
-            if i < 0:
+            if i is None or (not isinstance(i, str) and i < 0):
                 continue
             pay, vec = found[i]
             if with_vectors:
@@ -121,6 +145,16 @@ def sparse_entries(rows: SparseRows, positions: np.ndarray | None = None, *, emp
     return out
 
 
+def code_entries(rows: SparseRows, positions: np.ndarray) -> list:
+    """Checked user sparse codes -> the `sparse` argument of a shard's upsert
+    for those rows: indices, or (indices, weights) when weighted."""
+    out = []
+    for r in positions.tolist():
+        lo, hi = int(rows.indptr[r]), int(rows.indptr[r + 1])
+        out.append(rows.indices[lo:hi] if rows.weights is None else (rows.indices[lo:hi], rows.weights[lo:hi]))
+    return out
+
+
 def gather_points(n: int, parts: dict[int, tuple[np.ndarray, Points]], dim_out: int, stored_dtype: str,
                   request: np.ndarray) -> Points:
     """Per-shard `get` answers (positions sent, Points back) -> one Points in
@@ -133,7 +167,7 @@ def gather_points(n: int, parts: dict[int, tuple[np.ndarray, Points]], dim_out: 
         vec_rows.append(pts.vectors)
         pay_rows.extend(pts.payloads if pts.payloads else [None] * len(pts.ids))
     if not found_pos:
-        return Points(ids=np.zeros(0, np.int64), vectors=np.zeros((0, dim_out), np.float32), payloads=[],
+        return Points(ids=request[:0], vectors=np.zeros((0, dim_out), np.float32), payloads=[],
                       stored_dtype=stored_dtype)
     positions = np.concatenate(found_pos)
     order = np.argsort(positions, kind="stable")
@@ -157,4 +191,7 @@ def merge_scroll(pages: list[ScrollPage], limit: int, stored_dtype: str) -> Scro
     more = len(ids) > limit or any(p.next_cursor is not None for p in pages)
     points = Points(ids=ids[order], vectors=np.ascontiguousarray(vectors[order]),
                     payloads=[payloads[i] for i in order] if with_payloads else [], stored_dtype=stored_dtype)
-    return ScrollPage(points=points, next_cursor=int(points.ids[-1]) if more and len(order) else None)
+    cursor = None
+    if more and len(order):  # str ids sort as Python str, which is their UTF-8 byte order (the engine's)
+        cursor = points.ids[-1] if ids.dtype == object else int(points.ids[-1])
+    return ScrollPage(points=points, next_cursor=cursor)

@@ -506,7 +506,7 @@ class Collection(interface.Collection):
                 else:
                     if rescore and n_cand > k:
                         slots = self._prune(codec, qp, slots, scores, k, margin)
-                    cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+                    cand_ids = seg.ids_of(slots)
         if match_ids is not None:
             # exact over the matching points: they are every query's candidates
             return self._rerank(qp, np.broadcast_to(match_ids, (len(qp), len(match_ids))), k)
@@ -685,7 +685,7 @@ class Collection(interface.Collection):
             order = np.argsort(ids)
             return self._score_one(qp, seg.vectors[valid[order]], ids[order], k)
         found, first = np.unique(ids, return_index=True)
-        cand_ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)
+        cand_ids = seg.ids_of(slots)
         return self._score_group(qp, self._decode_rows(seg.vectors[valid[first]], len(found)), found, cand_ids, k)
 
     def _score_one(self, qp: np.ndarray, rows: np.ndarray, ids: np.ndarray, k: int) -> SearchResult:

@@ -176,5 +176,5 @@ def sparse_search(col: "Collection", q_rows: SparseRows, k: int, filter: dict | 
         n = seg.n
         eligible = plan.mask(seg, n).view(np.uint8) if plan is not None else seg.alive[:n]
         slots, scores = index.top(eligible, q_rows, k)
-        ids = np.where(slots >= 0, seg.ids[np.maximum(slots, 0)], -1)  # under the lock: slots hold still
+        ids = seg.ids_of(slots)  # under the lock: slots hold still
     return SearchResult(ids=ids.astype(np.int64), scores=np.where(slots >= 0, scores, np.nan).astype(np.float32))

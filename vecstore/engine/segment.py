@@ -116,6 +116,13 @@ class Segment:
         else:
             self.vectors = None
 
+    def ids_of(self, slots: np.ndarray) -> np.ndarray:
+        """The ids of `slots` (-1 where a slot is -1: no hit). Safe on an
+        empty segment, whose id table has no row to clamp -1 onto."""
+        if not len(self.ids):
+            return np.full(np.shape(slots), -1, np.int64)
+        return np.where(slots >= 0, self.ids[np.maximum(slots, 0)], -1)
+
     @property
     def capacity(self) -> int:
         return len(self.ids)

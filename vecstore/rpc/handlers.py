@@ -14,7 +14,9 @@ INVALID_ARGUMENT itself (on a stream, when the iterator reaches that
 message), so grpc sends exactly one status.
 
 The wrapper also runs every call through the server's `CallGate`
-(gate.py), which shutdown closes.
+(gate.py), which shutdown closes, and within the client's deadline
+(api/deadline.py): a layer that waits on others for the call (the cluster
+router) stops waiting in time to send what it has.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
+from ..api import deadline
 from ..errors import InvalidArgumentError
 from .gate import CallGate
 from .status import abort
@@ -65,6 +68,20 @@ def _checked(requests: Iterator[Any]) -> Iterator[Any]:
         yield request
 
 
+#: of the time a client's deadline leaves, what the answer keeps for its
+#: way back (converting, sending): this fraction, at most ANSWER_MARGIN_MAX s
+ANSWER_MARGIN = 0.1
+ANSWER_MARGIN_MAX = 0.25
+
+
+def _within_deadline(context: grpc.ServicerContext) -> Any:
+    """The call's deadline for the layers below, less the answer's margin."""
+    left = context.time_remaining()
+    if left is None:
+        return deadline.within(None)
+    return deadline.within(max(1e-3, left - min(ANSWER_MARGIN_MAX, ANSWER_MARGIN * left)))
+
+
 def _handler(behaviour: Callable[..., Any], method: MethodDescriptor, gate: CallGate) -> grpc.RpcMethodHandler:
     request_class = GetMessageClass(method.input_type)
     response_class = GetMessageClass(method.output_type)
@@ -77,13 +94,13 @@ def _handler(behaviour: Callable[..., Any], method: MethodDescriptor, gate: Call
 
     if method.client_streaming:
         def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-            with gate.admitted(context):
+            with gate.admitted(context), _within_deadline(context):
                 return behaviour(_checked(requests), context)
 
         return grpc.stream_unary_rpc_method_handler(stream_unary, **options)
 
     def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
-        with gate.admitted(context):
+        with gate.admitted(context), _within_deadline(context):
             if isinstance(request, Undecodable):
                 abort(context, request.error())
             return behaviour(request, context)
