@@ -27,6 +27,7 @@ import os
 from typing import Any
 
 from ..engine.integrity import DATA_FILE
+from ..engine.restore import fsync_path
 from ..engine.rwlock import RWLock
 
 IDENTITY_FILE = "vecstore-shard.json"
@@ -285,7 +286,7 @@ class ShardReplica:
             self._db.snapshot(staging)
             count = self._col.count()
             os.replace(staging, target)  # fails if another replica's copy got there first
-            _fsync_dir(os.path.dirname(target))
+            fsync_path(os.path.dirname(target))
             size = sum(os.path.getsize(os.path.join(target, f)) for f in os.listdir(target))
             return "ok", {"replica": self.identity["replica"], "epoch": self.identity["epoch"], "count": count,
                           "txn": self.identity.get("txn", 0),
@@ -329,14 +330,6 @@ def _stored_as(identity: dict) -> str:
 def _lmdb_txn(db: Any) -> int:
     """The newest committed LMDB transaction of an open engine database."""
     return int(db._storage.last_txn_id())
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _open(directory: str) -> Any:

@@ -30,7 +30,7 @@ def restore_snapshot(snapshot: str | os.PathLike, data_dir: str | os.PathLike) -
     try:
         copy = os.path.join(staging, DATA_FILE)
         shutil.copyfile(source, copy)
-        _fsync(copy)
+        fsync_path(copy)
         report = check_database(staging)
         if not report.healthy:
             raise CorruptDatabaseError(
@@ -39,10 +39,10 @@ def restore_snapshot(snapshot: str | os.PathLike, data_dir: str | os.PathLike) -
         lock = os.path.join(staging, LMDB_LOCK_FILE)  # the check's reader table: nobody holds it now
         if os.path.exists(lock):
             os.remove(lock)
-        _fsync(staging)
+        fsync_path(staging)
         _check_target(data_dir)  # again: it may have been filled meanwhile
         os.rename(staging, data_dir)  # replaces an empty directory in one step
-        _fsync(parent)
+        fsync_path(parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -58,7 +58,8 @@ def _check_target(data_dir: str) -> None:
         )
 
 
-def _fsync(path: str) -> None:
+def fsync_path(path: str) -> None:
+    """fsync a file or a directory (a directory: so the names it holds are durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
